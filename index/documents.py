@@ -1,0 +1,88 @@
+"""The data that flows through the index: documents, their paragraphs, chunks and hits."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    """One repaired paragraph of a document, with everything a citation needs to locate it.
+
+    `start`/`end` are character offsets into the decoded source text of the file
+    (before line repair), so a citation can point back into the original.
+    """
+
+    text: str
+    start: int
+    end: int
+    index: int  # 1-based paragraph number inside its section (第N段)
+    section: tuple[str, ...] = ()
+    article: str | None = None  # "第十九条" when the paragraph belongs to an article
+    page: int | None = None  # 1-based PDF page
+
+
+@dataclass
+class Document:
+    """One logical document. A file may hold several (a newspaper page with two reports)."""
+
+    doc_id: str
+    source: str  # file path as given in the corpus configuration
+    title: str
+    paragraphs: list[Paragraph] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A retrievable unit: a few whole sentences from one article/section of one document."""
+
+    chunk_id: str
+    doc_id: str
+    source: str
+    title: str
+    section: str  # section path joined with " › ", "" at top level
+    article: str | None
+    page: int | None
+    paragraph: int  # paragraph index (第N段) of the first sentence
+    start: int  # character offsets into the source text
+    end: int
+    text: str  # display text (original script, repaired lines)
+    search_text: str  # title/section prefix + text, normalised; what is embedded and keyword-indexed
+
+    @property
+    def location(self) -> str:
+        """A human-readable place: 第X条, else 第N页 · 第N段, else 第N段."""
+        if self.article:
+            return self.article
+        if self.page is not None:
+            return f"第{self.page}页 · 第{self.paragraph}段"
+        return f"第{self.paragraph}段"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A chunk returned by retrieval, with its fused score and the scores it came from."""
+
+    chunk: Chunk
+    rank: int  # 1-based
+    score: float  # fused score; higher is better
+    dense_score: float | None = None  # cosine similarity, when the dense retriever saw it
+    keyword_score: float | None = None  # BM25 score, when the keyword retriever saw it
+
+    def to_dict(self) -> dict:
+        """The JSON shape used by `zonebot search`."""
+        c = self.chunk
+        return {
+            "rank": self.rank,
+            "score": round(self.score, 6),
+            "doc_id": c.doc_id,
+            "chunk_id": c.chunk_id,
+            "source": c.source,
+            "title": c.title,
+            "section": c.section,
+            "location": c.location,
+            "text": c.text,
+        }
