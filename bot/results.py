@@ -1,0 +1,61 @@
+"""Typed results of the answer engine. JSON output (`zonebot ask --json`) is their serialisation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from index.documents import Chunk
+
+NOT_FOUND = "未在文档中找到相关内容。"
+
+
+@dataclass(frozen=True)
+class Citation:
+    """Source [n] of an answer: the chunk and the exact passage that supports the claims."""
+
+    n: int
+    chunk: Chunk
+    quote: str  # the passage shown to the user (verbatim from the chunk's display text)
+    verified: bool  # the passage contains the sentence(s) it supports
+
+    def to_dict(self) -> dict:
+        c = self.chunk
+        return {
+            "n": self.n,
+            "doc_id": c.doc_id,
+            "chunk_id": c.chunk_id,
+            "source": c.source,
+            "title": c.title,
+            "section": c.section,
+            "location": c.location,
+            "text": self.quote,
+            "verified": self.verified,
+        }
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the engine says to a question. `text` carries `[n]` markers into `citations`.
+
+    When `found` is False, `text` is the refusal and `suggestions` lists up to three
+    document titles that came closest; `citations` is empty.
+    """
+
+    question: str
+    found: bool
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+    suggestions: list[str] = field(default_factory=list)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    notice: str | None = None  # e.g. "问题过长，已截断" or "LLM 不可用，已使用摘录模式"
+
+    def to_dict(self) -> dict:
+        return {
+            "question": self.question,
+            "found": self.found,
+            "answer": self.text,
+            "citations": [c.to_dict() for c in self.citations],
+            "suggestions": self.suggestions,
+            "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+            **({"notice": self.notice} if self.notice else {}),
+        }
