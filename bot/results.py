@@ -59,3 +59,14 @@ class Answer:
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
             **({"notice": self.notice} if self.notice else {}),
         }
+
+
+@dataclass(frozen=True)
+class IndexInfo:
+    """What `/about` and `zonebot about` report about the loaded index."""
+
+    documents: list[str]  # document titles
+    files: int
+    chunks: int
+    built_at: str  # ISO 8601, UTC
+    model: str
