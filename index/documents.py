@@ -47,7 +47,8 @@ class Chunk:
     start: int  # character offsets into the source text
     end: int
     text: str  # display text (original script, repaired lines)
-    search_text: str  # title/section prefix + text, normalised; what is embedded and keyword-indexed
+    # title/section prefix + text, normalised: what is embedded and keyword-indexed
+    search_text: str
 
     @property
     def location(self) -> str:

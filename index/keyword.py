@@ -1,0 +1,28 @@
+"""Keyword retrieval: BM25 (bm25s) over jieba tokens of each chunk's search text."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class KeywordIndex:
+    """BM25 over pre-tokenised chunks. Built in memory at load time: it takes well under a
+    second for thousands of chunks, so only the tokens are stored, not the matrix."""
+
+    def __init__(self, tokens: list[list[str]]) -> None:
+        import bm25s
+
+        self._bm25 = bm25s.BM25()
+        self._size = len(tokens)
+        if tokens:
+            # An empty document would break bm25s' vocabulary; give it a placeholder token.
+            self._bm25.index([t or ["\u2205"] for t in tokens], show_progress=False)
+
+    def __len__(self) -> int:
+        return self._size
+
+    def scores(self, query_tokens: list[str]) -> np.ndarray:
+        """BM25 score of every chunk for the query (zeros when nothing matches)."""
+        if not self._size or not query_tokens:
+            return np.zeros(self._size, dtype=np.float32)
+        return np.asarray(self._bm25.get_scores(query_tokens), dtype=np.float32)

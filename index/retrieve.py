@@ -1,0 +1,139 @@
+"""Hybrid retrieval: dense (FAISS) and keyword (BM25) rankings fused into one list of hits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from index.chunk_store import read_chunks
+from index.dense import DenseIndex
+from index.documents import Chunk, Hit
+from index.embeddings import Embedder
+from index.errors import BadQuery
+from index.generations import live_generation
+from index.keyword import KeywordIndex
+from index.manifest import Manifest
+from index.textnorm import normalize, tokenize
+
+Mode = Literal["hybrid", "dense", "keyword"]
+MODES: tuple[Mode, ...] = ("hybrid", "dense", "keyword")
+
+
+@dataclass(frozen=True)
+class RetrievalSettings:
+    top_k: int = 5
+    candidates: int = 50  # how many hits each retriever contributes before fusion
+    fusion: Literal["rrf", "weighted"] = "rrf"
+    rrf_k: int = 60
+    dense_weight: float = 0.5  # share of the dense side in either fusion
+    max_query_chars: int = 2000  # longer queries are refused; the answer engine truncates
+
+
+@dataclass
+class LoadedIndex:
+    """Everything of one index generation, in memory."""
+
+    directory: Path
+    manifest: Manifest
+    chunks: list[Chunk]
+    dense: DenseIndex
+    keyword: KeywordIndex
+
+
+def open_index(index_dir: Path, embedder: Embedder) -> LoadedIndex:
+    """Load the live index and check it was built with this embedder (model, prompts, size)."""
+    generation = live_generation(index_dir)
+    manifest = Manifest.load(generation)
+    spec = embedder.spec
+    manifest.check_model(embedder.name, spec.query_prompt, spec.passage_prompt)
+    dense = DenseIndex.load(generation)
+    manifest.check_dimension(dense.dimension)
+    chunks, tokens = read_chunks(generation)
+    return LoadedIndex(generation, manifest, chunks, dense, KeywordIndex(tokens))
+
+
+class HybridRetriever:
+    """`search(query, k) -> list[Hit]`, fusing dense and BM25 rankings.
+
+    Every returned hit carries both raw scores (cosine, BM25), so callers can judge
+    how strong the evidence is, whatever the fusion."""
+
+    def __init__(self, index: LoadedIndex, embedder: Embedder, settings: RetrievalSettings) -> None:
+        self.index = index
+        self.embedder = embedder
+        self.settings = settings
+
+    def search(self, query: str, k: int | None = None, mode: Mode = "hybrid") -> list[Hit]:
+        query = self.validate(query)
+        k = k or self.settings.top_k
+        n = max(self.settings.candidates, k)
+        keyword_scores = self.index.keyword.scores(tokenize(query))
+        query_vector = None
+        if mode != "keyword":
+            query_vector = self.embedder.encode([normalize(query)], "query")[0]
+        dense = self.index.dense.search(query_vector, n) if query_vector is not None else []
+        keyword = _top(keyword_scores, n) if mode != "dense" else []
+        if mode == "dense":
+            fused = [(i, s) for i, s in dense]
+        elif mode == "keyword":
+            fused = keyword
+        else:
+            fused = self._fuse(dense, keyword)
+        return [
+            Hit(
+                chunk=self.index.chunks[i],
+                rank=rank,
+                score=score,
+                dense_score=self._cosine(query_vector, i),
+                keyword_score=float(keyword_scores[i]),
+            )
+            for rank, (i, score) in enumerate(fused[:k], start=1)
+        ]
+
+    def validate(self, query: str) -> str:
+        """Strip the query; refuse an empty or absurdly long one with a clear message."""
+        query = (query or "").strip()
+        if not query:
+            raise BadQuery("问题为空，请输入要查询的内容。 (The query is empty.)")
+        limit = self.settings.max_query_chars
+        if len(query) > limit:
+            raise BadQuery(
+                f"问题过长（{len(query)} 字），请控制在 {limit} 字以内。"
+                f" (The query is longer than {limit} characters.)"
+            )
+        return query
+
+    def _fuse(
+        self, dense: list[tuple[int, float]], keyword: list[tuple[int, float]]
+    ) -> list[tuple[int, float]]:
+        w = self.settings.dense_weight
+        scores: dict[int, float] = {}
+        if self.settings.fusion == "rrf":
+            for weight, ranking in ((w, dense), (1 - w, keyword)):
+                for rank, (i, _) in enumerate(ranking, start=1):
+                    scores[i] = scores.get(i, 0.0) + 2 * weight / (self.settings.rrf_k + rank)
+        else:
+            top_keyword = keyword[0][1] if keyword else 1.0
+            for i, cosine in dense:
+                scores[i] = scores.get(i, 0.0) + w * cosine
+            for i, bm25 in keyword:
+                scores[i] = scores.get(i, 0.0) + (1 - w) * bm25 / top_keyword
+        return sorted(scores.items(), key=lambda item: -item[1])
+
+    def _cosine(self, query_vector: np.ndarray | None, i: int) -> float | None:
+        if query_vector is None:
+            return None
+        return float(self.index.dense.vector(i) @ query_vector)
+
+
+def _top(scores: np.ndarray, k: int) -> list[tuple[int, float]]:
+    """Top-k (id, score) pairs with a positive score, best first."""
+    k = min(k, int(np.count_nonzero(scores > 0)))
+    if k == 0:
+        return []
+    top = np.argpartition(-scores, k - 1)[:k]
+    top = top[np.argsort(-scores[top], kind="stable")]
+    return [(int(i), float(scores[i])) for i in top]
