@@ -1,0 +1,87 @@
+"""Helpers shared by the benchmark scripts: bench data paths, corpora, settings, statistics."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bot.config import Settings, settings_from_dict
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+CMRC = SHARED / "bench" / "cmrc2018_dev.json"
+POLICY_DOCS = SHARED / "bench" / "policy_docs"
+DEV_FILES = [SHARED / "eval" / "seed_dev.jsonl", SHARED / "eval" / "policy_dev.jsonl"]
+WORK = ROOT / "data" / "bench"
+
+
+@dataclass(frozen=True)
+class CmrcQuestion:
+    question: str
+    answers: list[str]
+    context_file: str  # the file name of the context's document
+
+
+def require_shared() -> None:
+    if not SHARED.is_dir():
+        raise SystemExit(f"bench data not found: {SHARED} (the benchmarks need ../shared)")
+
+
+def write_cmrc_corpus(directory: Path) -> list[CmrcQuestion]:
+    """Write each CMRC context as its own markdown document; return the questions."""
+    directory.mkdir(parents=True, exist_ok=True)
+    questions = []
+    for article in json.loads(CMRC.read_text(encoding="utf-8"))["data"]:
+        for n, paragraph in enumerate(article["paragraphs"]):
+            name = f"{article['id']}-{n}.md"
+            text = f"# {article['title']}\n\n{paragraph['context']}\n"
+            path = directory / name
+            if not path.is_file() or path.read_text(encoding="utf-8") != text:
+                path.write_text(text, encoding="utf-8")
+            for qa in paragraph["qas"]:
+                answers = [a["text"] for a in qa["answers"]]
+                questions.append(CmrcQuestion(qa["question"], answers, name))
+    return questions
+
+
+def load_dev_questions() -> list[dict]:
+    """The development question sets (`../shared/eval/*.jsonl`)."""
+    rows = []
+    for path in DEV_FILES:
+        rows.extend(json.loads(line) for line in path.read_text(encoding="utf-8").splitlines())
+    return rows
+
+
+def bench_settings(name: str, corpus: list[Path], **overrides: dict) -> Settings:
+    """Settings for a benchmark index kept under data/bench/<name> (reused across runs)."""
+    data = {"corpus": {"paths": [str(p) for p in corpus]}, "index": {"dir": str(WORK / name)}}
+    data.update(overrides)
+    return settings_from_dict(data, base_dir=ROOT)
+
+
+def squeeze(text: str) -> str:
+    """Remove all whitespace, as the eval format prescribes for containment checks."""
+    return re.sub(r"\s+", "", text)
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (linear interpolation); NaN for no values."""
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+def print_table(headers: list[str], rows: list[list[object]]) -> None:
+    """A plain aligned table (also valid Markdown), for the README."""
+    cells = [headers, *[[_fmt(c) for c in row] for row in rows]]
+    widths = [max(len(str(r[i])) for r in cells) for i in range(len(headers))]
+    for n, row in enumerate(cells):
+        print("| " + " | ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
+        if n == 0:
+            print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+
+
+def _fmt(value: object) -> str:
+    return f"{value:.3f}" if isinstance(value, float) else str(value)

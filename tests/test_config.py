@@ -1,0 +1,60 @@
+"""Settings: defaults, partial files, relative paths, and errors that name the bad key."""
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, config_path_from, load_settings
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_partial_file_takes_defaults_and_resolves_paths_relative_to_it(tmp_path):
+    settings = load_settings(write(tmp_path, "corpus: {paths: [docs]}\nindex: {dir: idx}\n"))
+    assert settings.corpus.paths == [tmp_path / "docs"]
+    assert settings.index.dir == tmp_path / "idx"
+    assert settings.retrieval.top_k == 5
+    assert settings.telegram.rate_limit.questions == 10
+    assert settings.config_path == (tmp_path / "config.yaml").resolve()
+
+
+def test_repository_config_is_valid():
+    root = Path(__file__).resolve().parent.parent
+    settings = load_settings(root / "config.yaml")
+    assert settings.corpus.paths == [root / "corpus"]
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("index: {dir: x}\n", "corpus.paths"),
+        ("corpus: {paths: [a]}\n", "index.dir"),
+        ("corpus: {paths: a}\nindex: {dir: x}\n", "corpus.paths"),
+        ("corpus: {paths: [a]}\nindex: {dir: x}\nretrieval: {topk: 3}\n", "retrieval.top_k"),
+        ("corpus: {paths: [a]}\nindex: {dir: x}\nanswer: {mode: gpt}\n", "answer.mode"),
+        ("corpus: {paths: [a]}\nindex: {dir: x}\ntelegram: {admins: [me]}\n", "telegram.admins"),
+        ("corpus: {paths: [a]}\nindex: {dir: x}\nretrieval: {top_k: -1}\n", "retrieval.top_k"),
+        ("corpus: {paths: []}\nindex: {dir: x}\n", "corpus.paths"),
+        ("corpus: [\n", "YAML"),
+    ],
+)
+def test_bad_config_names_the_key(tmp_path, text, names):
+    with pytest.raises(ConfigError, match=names.replace(".", r"\.")):
+        load_settings(write(tmp_path, text))
+
+
+def test_missing_file_says_what_to_do(tmp_path):
+    with pytest.raises(ConfigError, match="--config"):
+        load_settings(tmp_path / "nope.yaml")
+
+
+def test_config_path_precedence(monkeypatch):
+    monkeypatch.setenv("ZONEBOT_CONFIG", "/env.yaml")
+    assert config_path_from("/cli.yaml") == Path("/cli.yaml")
+    assert config_path_from(None) == Path("/env.yaml")
+    monkeypatch.delenv("ZONEBOT_CONFIG")
+    assert config_path_from(None) == Path("config.yaml")
