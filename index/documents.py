@@ -30,6 +30,9 @@ class Document:
     source: str  # file path as given in the corpus configuration
     title: str
     paragraphs: list[Paragraph] = field(default_factory=list)
+    # The decoded text of the whole file that paragraph offsets point into (shared by the
+    # file's documents); the chunker maps chunk offsets through it.
+    source_text: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)

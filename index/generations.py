@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import secrets
 import shutil
 import time
 from collections.abc import Iterator
@@ -57,7 +58,7 @@ def build_lock(index_dir: Path) -> Iterator[None]:
 @contextmanager
 def new_generation(index_dir: Path) -> Iterator[Path]:
     """Yield an empty temporary directory; on normal exit make it the live generation."""
-    name = time.strftime("gen-%Y%m%dT%H%M%S", time.gmtime()) + f"-{os.getpid()}"
+    name = time.strftime("gen-%Y%m%dT%H%M%S", time.gmtime()) + f"-{secrets.token_hex(4)}"
     tmp = index_dir / (name + _TMP_SUFFIX)
     tmp.mkdir(parents=True)
     try:
