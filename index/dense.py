@@ -1,14 +1,20 @@
-"""Dense retrieval: a FAISS inner-product index over L2-normalised embeddings (cosine)."""
+"""Dense retrieval: a FAISS inner-product index over L2-normalised embeddings (cosine).
+
+faiss is imported where it is used, so commands that never search start fast.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import faiss
 import numpy as np
 
 from index.errors import IndexCorrupt
 from index.manifest import REBUILD_HINT
+
+if TYPE_CHECKING:
+    import faiss
 
 DENSE_NAME = "dense.faiss"
 
@@ -21,6 +27,8 @@ class DenseIndex:
 
     @classmethod
     def from_vectors(cls, vectors: np.ndarray) -> DenseIndex:
+        import faiss
+
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         index = faiss.IndexIDMap2(faiss.IndexFlatIP(vectors.shape[1]))
         index.add_with_ids(vectors, np.arange(len(vectors), dtype=np.int64))
@@ -31,12 +39,16 @@ class DenseIndex:
         path = directory / DENSE_NAME
         if not path.is_file():
             raise IndexCorrupt(f"索引不完整：缺少 {path}。{REBUILD_HINT}")
+        import faiss
+
         try:
             return cls(faiss.read_index(str(path)))
         except RuntimeError as exc:
             raise IndexCorrupt(f"向量索引损坏 ({path}: {exc})。{REBUILD_HINT}") from None
 
     def save(self, directory: Path) -> None:
+        import faiss
+
         faiss.write_index(self._index, str(directory / DENSE_NAME))
 
     @property

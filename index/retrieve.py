@@ -55,6 +55,19 @@ def open_index(index_dir: Path, embedder: Embedder) -> LoadedIndex:
     return LoadedIndex(generation, manifest, chunks, dense, KeywordIndex(tokens))
 
 
+def validate_query(query: str, limit: int) -> str:
+    """Strip the query; refuse an empty or absurdly long one with a clear message."""
+    query = (query or "").strip()
+    if not query:
+        raise BadQuery("问题为空，请输入要查询的内容。 (The query is empty.)")
+    if len(query) > limit:
+        raise BadQuery(
+            f"问题过长（{len(query)} 字），请控制在 {limit} 字以内。"
+            f" (The query is longer than {limit} characters.)"
+        )
+    return query
+
+
 class HybridRetriever:
     """`search(query, k) -> list[Hit]`, fusing dense and BM25 rankings.
 
@@ -67,13 +80,14 @@ class HybridRetriever:
         self.settings = settings
 
     def search(self, query: str, k: int | None = None, mode: Mode = "hybrid") -> list[Hit]:
-        query = self.validate(query)
+        query = validate_query(query, self.settings.max_query_chars)
         k = k or self.settings.top_k
         n = max(self.settings.candidates, k)
         keyword_scores = self.index.keyword.scores(tokenize(query))
         query_vector = None
         if mode != "keyword":
             query_vector = self.embedder.encode([normalize(query)], "query")[0]
+            self.index.manifest.check_dimension(len(query_vector))
         dense = self.index.dense.search(query_vector, n) if query_vector is not None else []
         keyword = _top(keyword_scores, n) if mode != "dense" else []
         if mode == "dense":
@@ -92,19 +106,6 @@ class HybridRetriever:
             )
             for rank, (i, score) in enumerate(fused[:k], start=1)
         ]
-
-    def validate(self, query: str) -> str:
-        """Strip the query; refuse an empty or absurdly long one with a clear message."""
-        query = (query or "").strip()
-        if not query:
-            raise BadQuery("问题为空，请输入要查询的内容。 (The query is empty.)")
-        limit = self.settings.max_query_chars
-        if len(query) > limit:
-            raise BadQuery(
-                f"问题过长（{len(query)} 字），请控制在 {limit} 字以内。"
-                f" (The query is longer than {limit} characters.)"
-            )
-        return query
 
     def _fuse(
         self, dense: list[tuple[int, float]], keyword: list[tuple[int, float]]

