@@ -119,9 +119,12 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     from bot.runtime import open_retriever
+    from index.retrieve import validate_query
 
     if args.k is not None and not 1 <= args.k <= 100:
         raise ZonebotError("-k 必须在 1 到 100 之间。(-k must be between 1 and 100.)")
+    if args.query is not None:
+        validate_query(args.query, settings.retrieval.max_query_chars)
     retriever = open_retriever(settings)
 
     def search(query: str) -> list[dict]:

