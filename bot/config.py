@@ -27,6 +27,9 @@ DEFAULT_CONFIG = Path("config.yaml")
 CONFIG_ENV = "ZONEBOT_CONFIG"
 
 
+SIGNED = {"signed": True}  # field metadata: negative numbers allowed (Telegram group ids)
+
+
 class ConfigError(ZonebotError):
     """The configuration file is missing or invalid; the message names the key."""
 
@@ -89,9 +92,9 @@ class TelegramSettings:
     base_url: str = "https://api.telegram.org/bot"
     base_file_url: str = "https://api.telegram.org/file/bot"
     allowed_users: list[int] = field(default_factory=list)
-    allowed_chats: list[int] = field(default_factory=list)
+    allowed_chats: list[int] = field(default_factory=list, metadata=SIGNED)  # groups are < 0
     admins: list[int] = field(default_factory=list)
-    admin_chat: int | None = None
+    admin_chat: int | None = field(default=None, metadata=SIGNED)
     concurrent_updates: int = 32
     rate_limit: RateLimitSettings = field(default_factory=RateLimitSettings)
     webhook: WebhookSettings = field(default_factory=WebhookSettings)
@@ -164,20 +167,21 @@ def _build(cls: type, data: Any, prefix: str, base_dir: Path) -> Any:
     values = {}
     for name, f in known.items():
         if name in data:
-            values[name] = _coerce(hints[name], data[name], f"{prefix}{name}", base_dir)
+            signed = f.metadata.get("signed", False)
+            values[name] = _coerce(hints[name], data[name], f"{prefix}{name}", base_dir, signed)
         elif f.default is MISSING and f.default_factory is MISSING:  # pragma: no cover
             raise ConfigError(f"Missing config key '{prefix}{name}'.")
     return cls(**values)
 
 
-def _coerce(hint: Any, value: Any, key: str, base_dir: Path) -> Any:
+def _coerce(hint: Any, value: Any, key: str, base_dir: Path, signed: bool = False) -> Any:
     """Check one value against its declared type; resolve relative paths."""
     origin, args = get_origin(hint), get_args(hint)
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
         (inner,) = [a for a in args if a is not type(None)]
-        return _coerce(inner, value, key, base_dir)
+        return _coerce(inner, value, key, base_dir, signed)
     if is_dataclass(hint):
         return _build(hint, value, f"{key}.", base_dir)
     if origin is Literal:
@@ -188,7 +192,7 @@ def _coerce(hint: Any, value: Any, key: str, base_dir: Path) -> Any:
     if origin is list:
         if not isinstance(value, list):
             raise ConfigError(f"Config key '{key}' must be a list.")
-        return [_coerce(args[0], v, f"{key}[{i}]", base_dir) for i, v in enumerate(value)]
+        return [_coerce(args[0], v, f"{key}[{i}]", base_dir, signed) for i, v in enumerate(value)]
     if hint is Path:
         if not isinstance(value, str) or not value:
             raise ConfigError(f"Config key '{key}' must be a path (a non-empty string).")
@@ -203,7 +207,7 @@ def _coerce(hint: Any, value: Any, key: str, base_dir: Path) -> Any:
     if hint in (int, float, str):
         if not isinstance(value, hint) or isinstance(value, bool):
             raise ConfigError(f"Config key '{key}' must be {hint.__name__}, not {value!r}.")
-        if hint in (int, float) and value < 0:
+        if hint in (int, float) and value < 0 and not signed:
             raise ConfigError(f"Config key '{key}' must not be negative.")
         return value
     raise ConfigError(f"Config key '{key}' has an unsupported type.")  # pragma: no cover

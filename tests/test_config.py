@@ -58,3 +58,13 @@ def test_config_path_precedence(monkeypatch):
     assert config_path_from(None) == Path("/env.yaml")
     monkeypatch.delenv("ZONEBOT_CONFIG")
     assert config_path_from(None) == Path("config.yaml")
+
+
+def test_group_chat_ids_may_be_negative_other_numbers_not(tmp_path):
+    base = "corpus: {paths: [a]}\nindex: {dir: x}\n"
+    settings = load_settings(
+        write(tmp_path, base + "telegram: {allowed_chats: [-100123], admin_chat: -5}\n")
+    )
+    assert settings.telegram.allowed_chats == [-100123] and settings.telegram.admin_chat == -5
+    with pytest.raises(ConfigError, match=r"telegram\.admins"):
+        load_settings(write(tmp_path, base + "telegram: {admins: [-1]}\n"))
