@@ -35,7 +35,13 @@ os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 
 from bench.common import DEV_FILES, ROOT, load_dev_questions, percentile, print_table
 from bot import telegram_app
-from bot.config import Settings, config_path_from, load_settings, settings_from_dict
+from bot.config import (
+    Settings,
+    TelegramSettings,
+    config_path_from,
+    load_settings,
+    settings_from_dict,
+)
 from bot.handlers import Engine
 from bot.logging_setup import FORMAT
 from tests.fake_telegram import Call, FakeTelegram
@@ -73,14 +79,13 @@ def make_engine(choice: str, settings: Settings) -> Engine:
     return AnswerEngine.from_settings(settings)
 
 
-def serve_bot(settings: Settings, choice: str, flood_limit: int, log_path: Path) -> None:
+def serve_bot(settings: Settings, choice: str, log_path: Path) -> None:
     """The bot process: `zonebot serve` pointed at the fake; logs go to `log_path`."""
     logging.basicConfig(filename=log_path, level=logging.WARNING, format=FORMAT)
-    telegram_app.FLOOD_LIMIT = flood_limit
     telegram_app.run_bot(settings, partial(make_engine, choice, settings))
 
 
-def bot_settings(base: Settings, fake: FakeTelegram, workdir: Path) -> Settings:
+def bot_settings(base: Settings, fake: FakeTelegram, workdir: Path, flood_limit: int) -> Settings:
     """The configured settings, pointed at the fake, open to all, writing into `workdir`."""
     token_file = workdir / "token"
     token_file.write_text(fake.token, encoding="utf-8")
@@ -93,6 +98,7 @@ def bot_settings(base: Settings, fake: FakeTelegram, workdir: Path) -> Settings:
         allowed_users=[],
         allowed_chats=[],
         admin_chat=None,
+        flood_limit=flood_limit,
     )
     return replace(base, data_dir=workdir / "data", telegram=telegram)
 
@@ -156,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--flood-limit",
         type=int,
-        default=telegram_app.FLOOD_LIMIT,
+        default=TelegramSettings.flood_limit,
         help="messages/s the bot allows itself across chats (Telegram's limit is 30; "
         "0 = off, to see the bot's own capacity)",
     )
@@ -178,9 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="zonebot-load-") as workdir:
             log_path = Path(workdir) / "bot.log"
-            settings = bot_settings(base, fake, Path(workdir))
+            settings = bot_settings(base, fake, Path(workdir), args.flood_limit)
             process = multiprocessing.get_context("spawn").Process(
-                target=serve_bot, args=(settings, choice, args.flood_limit, log_path)
+                target=serve_bot, args=(settings, choice, log_path)
             )
             process.start()
             try:

@@ -90,6 +90,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     search.add_argument("--json", action="store_true", help="print JSON")
     search.set_defaults(handler=cmd_search)
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the Telegram bot",
+        description="Run the Telegram bot (long polling, or a webhook when "
+        "telegram.webhook.enabled). The token comes from $TELEGRAM_BOT_TOKEN or "
+        "telegram.token_file. Stop with Ctrl-C or SIGTERM.",
+    )
+    serve.set_defaults(handler=cmd_serve)
     return parser
 
 
@@ -100,20 +109,24 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print(json.dumps(summary.to_dict(), ensure_ascii=False))
         return 0
-    if summary.up_to_date:
-        print(
-            f"索引已是最新：{summary.files} 个文件，{summary.chunks} 个片段"
-            f"（{summary.seconds} 秒）。"
-        )
-    else:
-        print(
-            f"索引完成：{summary.files} 个文件，{summary.documents} 篇文档，{summary.chunks} 个片段"
-            f"（新嵌入 {summary.embedded}，复用 {summary.reused}），用时 {summary.seconds} 秒。"
-        )
+    print(summary.describe())
     if summary.notice:
         print(summary.notice)
     for name, reason in summary.skipped.items():
         print(f"  跳过 {name}: {reason}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.answer import AnswerEngine
+    from bot.runtime import run_index
+    from bot.telegram_app import run_bot
+
+    def reindex(progress: Callable[[str], None]) -> tuple[AnswerEngine, str]:
+        summary = run_index(settings, on_progress=progress)
+        return AnswerEngine.from_settings(settings), summary.describe()
+
+    run_bot(settings, lambda: AnswerEngine.from_settings(settings), reindex)
     return 0
 
 

@@ -96,6 +96,9 @@ class TelegramSettings:
     admins: list[int] = field(default_factory=list)
     admin_chat: int | None = field(default=None, metadata=SIGNED)
     concurrent_updates: int = 32
+    # Messages/s the bot allows itself across all chats (Telegram's documented limit is
+    # about 30); 0 turns PTB's flood limiter off. 429 retry_after is honoured either way.
+    flood_limit: int = 30
     rate_limit: RateLimitSettings = field(default_factory=RateLimitSettings)
     webhook: WebhookSettings = field(default_factory=WebhookSettings)
 

@@ -44,7 +44,6 @@ from index.errors import ZonebotError
 
 ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]
 MAX_RETRIES = 2  # resends of one request after Telegram's 429 retry_after
-FLOOD_LIMIT = 30  # messages/s across all chats: Telegram's limit; 0 turns the limiter off
 
 
 class TokenMissing(ZonebotError):
@@ -114,7 +113,9 @@ def build_application(
         .base_url(tg.base_url)
         .base_file_url(tg.base_file_url)
         .concurrent_updates(max(1, tg.concurrent_updates))
-        .rate_limiter(_FloodLimiter(overall_max_rate=FLOOD_LIMIT, max_retries=MAX_RETRIES))
+        .rate_limiter(
+            _FloodLimiter(overall_max_rate=settings.telegram.flood_limit, max_retries=MAX_RETRIES)
+        )
         .defaults(defaults)
         .post_init(bot.post_init)
         .post_shutdown(bot.post_shutdown)

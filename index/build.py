@@ -46,6 +46,15 @@ class BuildSummary:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def describe(self) -> str:
+        """One line for people: what the build did."""
+        if self.up_to_date:
+            return f"索引已是最新：{self.files} 个文件，{self.chunks} 个片段（{self.seconds} 秒）。"
+        return (
+            f"索引完成：{self.files} 个文件，{self.documents} 篇文档，{self.chunks} 个片段"
+            f"（新嵌入 {self.embedded}，复用 {self.reused}），用时 {self.seconds} 秒。"
+        )
+
 
 @dataclass
 class _Previous:
