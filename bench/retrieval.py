@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
+import os
 import subprocess
 import sys
 import time
@@ -56,22 +56,12 @@ def mrr(ranks: list[int | None], k: int = 10) -> float:
 
 def search_peak_rss_mb(config: Path) -> float:
     """Peak RSS of one `zonebot search` process (model + index load + one query)."""
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bot",
-            "--config",
-            str(config),
-            "search",
-            "营口片区的总产值",
-            "--json",
-        ],
-        check=True,
-        capture_output=True,
-        cwd=ROOT,
-    )
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    command = [sys.executable, "-m", "bot", "--config", str(config), "search", "营口片区的总产值"]
+    child = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(child.pid, 0)
+    if status != 0:
+        raise SystemExit(f"`zonebot search` failed (status {status})")
+    return usage.ru_maxrss / 1024
 
 
 def cmrc_report(args: argparse.Namespace) -> dict:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
 
@@ -12,6 +14,8 @@ class KeywordIndex:
     def __init__(self, tokens: list[list[str]]) -> None:
         import bm25s
 
+        # bm25s sets its own logger to DEBUG, which would print through the root handler.
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
         self._bm25 = bm25s.BM25()
         self._size = len(tokens)
         if tokens:

@@ -95,7 +95,7 @@ class HybridRetriever:
         elif mode == "keyword":
             fused = keyword
         else:
-            fused = self._fuse(dense, keyword)
+            fused = self.fuse(dense, keyword)
         return [
             Hit(
                 chunk=self.index.chunks[i],
@@ -107,9 +107,11 @@ class HybridRetriever:
             for rank, (i, score) in enumerate(fused[:k], start=1)
         ]
 
-    def _fuse(
+    def fuse(
         self, dense: list[tuple[int, float]], keyword: list[tuple[int, float]]
     ) -> list[tuple[int, float]]:
+        """Merge two (id, score) rankings into one, best first, by the configured fusion:
+        weighted reciprocal-rank fusion, or a weighted sum of cosine and BM25 / best BM25."""
         w = self.settings.dense_weight
         scores: dict[int, float] = {}
         if self.settings.fusion == "rrf":
