@@ -7,7 +7,7 @@ export no_proxy := 127.0.0.1,localhost
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup test lint format ask bench clean
+.PHONY: setup test lint format ask clean
 
 setup: $(STAMP)
 
@@ -19,6 +19,13 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet "torch==2.13.0"
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
+
+Q ?= 营口片区去年规模以上工业总产值是多少?
+
+# The main job on the default corpus: index corpus/ (incremental) and answer one question.
+ask: setup
+	$(VENV)/bin/zonebot index
+	$(VENV)/bin/zonebot ask "$(Q)"
 
 test: setup
 	$(PY) -m pytest -q

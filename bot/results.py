@@ -19,15 +19,9 @@ class Citation:
     verified: bool  # the passage contains the sentence(s) it supports
 
     def to_dict(self) -> dict:
-        c = self.chunk
         return {
             "n": self.n,
-            "doc_id": c.doc_id,
-            "chunk_id": c.chunk_id,
-            "source": c.source,
-            "title": c.title,
-            "section": c.section,
-            "location": c.location,
+            **self.chunk.reference(),
             "text": self.quote,
             "verified": self.verified,
         }

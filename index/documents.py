@@ -65,6 +65,17 @@ class Chunk:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def reference(self) -> dict:
+        """Where the chunk stands, as search results and citations report it in JSON."""
+        return {
+            "doc_id": self.doc_id,
+            "chunk_id": self.chunk_id,
+            "source": self.source,
+            "title": self.title,
+            "section": self.section,
+            "location": self.location,
+        }
+
 
 @dataclass(frozen=True)
 class Hit:
@@ -78,15 +89,9 @@ class Hit:
 
     def to_dict(self) -> dict:
         """The JSON shape used by `zonebot search`."""
-        c = self.chunk
         return {
             "rank": self.rank,
             "score": round(self.score, 6),
-            "doc_id": c.doc_id,
-            "chunk_id": c.chunk_id,
-            "source": c.source,
-            "title": c.title,
-            "section": c.section,
-            "location": c.location,
-            "text": c.text,
+            **self.chunk.reference(),
+            "text": self.chunk.text,
         }
