@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from bot.config import Settings, settings_from_dict
+from bot.evaluate import format_table
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -63,11 +63,6 @@ def bench_settings(name: str, corpus: list[Path], **overrides: dict) -> Settings
     return settings_from_dict(data, base_dir=ROOT)
 
 
-def squeeze(text: str) -> str:
-    """Remove all whitespace, as the eval format prescribes for containment checks."""
-    return re.sub(r"\s+", "", text)
-
-
 def percentile(values: list[float], q: float) -> float:
     """The q-th percentile (linear interpolation); NaN for no values."""
     return float(np.percentile(values, q)) if values else float("nan")
@@ -75,13 +70,4 @@ def percentile(values: list[float], q: float) -> float:
 
 def print_table(headers: list[str], rows: list[list[object]]) -> None:
     """A plain aligned table (also valid Markdown), for the README."""
-    cells = [headers, *[[_fmt(c) for c in row] for row in rows]]
-    widths = [max(len(str(r[i])) for r in cells) for i in range(len(headers))]
-    for n, row in enumerate(cells):
-        print("| " + " | ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
-        if n == 0:
-            print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-
-
-def _fmt(value: object) -> str:
-    return f"{value:.3f}" if isinstance(value, float) else str(value)
+    print(format_table(headers, rows))

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
@@ -28,10 +27,10 @@ from bench.common import (
     percentile,
     print_table,
     require_shared,
-    squeeze,
     write_cmrc_corpus,
 )
 from bot.runtime import make_embedder, open_retriever, run_index
+from bot.sentences import squeeze
 
 
 def context_ranks(retriever, questions, mode: str) -> tuple[list[int | None], list[float]]:
@@ -54,14 +53,27 @@ def mrr(ranks: list[int | None], k: int = 10) -> float:
     return sum(1 / r for r in ranks if r is not None and r <= k) / len(ranks)
 
 
+# A fresh, small interpreter starts `zonebot search` and reports the child's peak RSS.
+# Measuring from this (large) process would be wrong: Linux carries the peak RSS of the
+# forking parent over into the child across exec.
+_MEASURE_CHILD = """
+import resource, subprocess, sys
+subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+"""
+
+
 def search_peak_rss_mb(config: Path) -> float:
     """Peak RSS of one `zonebot search` process (model + index load + one query)."""
-    command = [sys.executable, "-m", "bot", "--config", str(config), "search", "营口片区的总产值"]
-    child = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(child.pid, 0)
-    if status != 0:
-        raise SystemExit(f"`zonebot search` failed (status {status})")
-    return usage.ru_maxrss / 1024
+    search = [sys.executable, "-m", "bot", "--config", str(config), "search", "营口片区的总产值"]
+    measured = subprocess.run(
+        [sys.executable, "-c", _MEASURE_CHILD, *search],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(measured.stdout.split()[-1]) / 1024
 
 
 def cmrc_report(args: argparse.Namespace) -> dict:

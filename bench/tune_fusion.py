@@ -26,10 +26,10 @@ from bench.common import (
     load_dev_questions,
     print_table,
     require_shared,
-    squeeze,
     write_cmrc_corpus,
 )
 from bot.runtime import make_embedder, open_retriever, run_index
+from bot.sentences import squeeze
 from index.retrieve import HybridRetriever, RetrievalSettings
 from index.textnorm import normalize, tokenize
 

@@ -12,6 +12,7 @@ import logging
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from bot import __version__
 from bot.config import Settings, config_path_from, load_settings
@@ -19,7 +20,12 @@ from index.errors import ZonebotError
 
 EXAMPLES = """示例 / examples:
   zonebot index
-  zonebot search 营口片区去年规模以上工业总产值是多少"""
+  zonebot ask 营口片区去年规模以上工业总产值是多少
+  zonebot chat
+  zonebot search 营口片区去年规模以上工业总产值是多少
+  zonebot eval ../shared/eval/seed_dev.jsonl"""
+CHAT_HELP = "zonebot 对话：输入问题后回车。/new 开始新对话，/quit 或 Ctrl-D 退出。"
+WARM_UP = "营口片区去年规模以上工业总产值是多少？"
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
 
@@ -91,6 +97,44 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--json", action="store_true", help="print JSON")
     search.set_defaults(handler=cmd_search)
 
+    ask = commands.add_parser(
+        "ask",
+        help="answer a question with cited sources",
+        description="Answer from the indexed documents, quoting them with numbered sources; "
+        "says 未在文档中找到相关内容 when they do not hold the answer.",
+    )
+    target = ask.add_mutually_exclusive_group(required=True)
+    target.add_argument("question", nargs="?", help="问题 the question")
+    target.add_argument(
+        "--jsonl",
+        metavar="FILE",
+        help="batch: one JSON object with 'question' or one plain-text question per line; "
+        "'-' reads stdin; prints one JSON answer per line",
+    )
+    ask.add_argument("--json", action="store_true", help="print the answer as JSON")
+    ask.set_defaults(handler=cmd_ask)
+
+    chat = commands.add_parser(
+        "chat",
+        help="interactive chat in the terminal (follow-up questions keep their context)",
+        description="Ask questions one after another; a short follow-up such as "
+        "“那同比增长多少?” is read in the context of the previous question. "
+        "/new starts over, /quit or Ctrl-D leaves.",
+    )
+    chat.set_defaults(handler=cmd_chat)
+
+    evaluate = commands.add_parser(
+        "eval",
+        help="measure answer quality on golden question files",
+        description="Ask every question of JSONL files in the ../shared/eval format "
+        "(question, answers, evidence, doc, type) and report answer, evidence, document "
+        "and refusal accuracy, false refusals and latency, per question type, with the "
+        "failing questions.",
+    )
+    evaluate.add_argument("files", nargs="+", metavar="FILE", help="golden JSONL files")
+    evaluate.add_argument("--json", action="store_true", help="print the report as JSON")
+    evaluate.set_defaults(handler=cmd_eval)
+
     serve = commands.add_parser(
         "serve",
         help="run the Telegram bot",
@@ -130,6 +174,60 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.answer import AnswerEngine
+    from bot.render import render_terminal
+
+    engine = AnswerEngine.from_settings(settings)
+    if args.jsonl:
+        return run_jsonl(
+            args.jsonl, ("question",), lambda q: engine.answer(q).to_dict(), plain_text=True
+        )
+    answer = engine.answer(args.question)
+    print(
+        json.dumps(answer.to_dict(), ensure_ascii=False) if args.json else render_terminal(answer)
+    )
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    import readline  # noqa: F401 - gives input() line editing and history
+
+    from bot.answer import AnswerEngine
+    from bot.conversation import Conversation
+    from bot.render import render_terminal
+
+    print("正在加载模型和索引… (loading)", file=sys.stderr)
+    engine = AnswerEngine.from_settings(settings)
+    conversation = Conversation(settings.answer.history_turns)
+    print(CHAT_HELP)
+    while True:
+        try:
+            line = input("问> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return 0
+        if line in ("/quit", "/exit", "/q"):
+            return 0
+        if line == "/new":
+            conversation.clear()
+            print("（已开始新的对话）")
+        elif line:
+            print(render_terminal(engine.answer(line, conversation)), end="\n\n")
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.answer import AnswerEngine
+    from bot.evaluate import evaluate, format_report, load_questions
+
+    questions = load_questions(Path(f) for f in args.files)
+    engine = AnswerEngine.from_settings(settings)
+    engine.answer(WARM_UP)  # the first call pays one-off costs; keep them out of latency
+    report = evaluate(engine.answer, questions)
+    print(json.dumps(report.to_dict(), ensure_ascii=False) if args.json else format_report(report))
+    return 0
+
+
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     from bot.runtime import open_retriever
     from index.retrieve import validate_query
@@ -166,22 +264,31 @@ def format_results(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def run_jsonl(path: str, keys: tuple[str, ...], handle: Callable[[str], dict]) -> int:
-    """Batch mode: one JSON result line per input line; a bad line yields an error line."""
+def run_jsonl(
+    path: str, keys: tuple[str, ...], handle: Callable[[str], dict], plain_text: bool = False
+) -> int:
+    """Batch mode: one JSON result line per input line; a bad line yields an error line.
+    With `plain_text`, a line that is not a JSON object is itself the text."""
     with _input_lines(path) as lines:
         for number, line in enumerate(lines, start=1):
-            print(
-                json.dumps(_jsonl_line(line, number, keys, handle), ensure_ascii=False), flush=True
-            )
+            result = _jsonl_line(line, number, keys, handle, plain_text)
+            print(json.dumps(result, ensure_ascii=False), flush=True)
     return 0
 
 
-def _jsonl_line(line: str, number: int, keys: tuple[str, ...], handle: Callable) -> dict:
+def _jsonl_line(
+    line: str, number: int, keys: tuple[str, ...], handle: Callable, plain_text: bool = False
+) -> dict:
     try:
         record = json.loads(line)
     except json.JSONDecodeError as exc:
-        return {"line": number, "error": f"invalid JSON: {exc.msg}"}
-    text = next((record.get(k) for k in keys if isinstance(record, dict) and k in record), None)
+        if not plain_text or line.lstrip().startswith("{"):
+            return {"line": number, "error": f"invalid JSON: {exc.msg}"}
+        record = None
+    if plain_text and not isinstance(record, dict):
+        text = line.strip()
+    else:
+        text = next((record.get(k) for k in keys if isinstance(record, dict) and k in record), None)
     if not isinstance(text, str):
         return {"line": number, "error": f"line needs a string field {' or '.join(keys)}"}
     try:

@@ -45,3 +45,13 @@ def real_retriever(real_settings, real_embedder):
 
     run_index(real_settings, embedder=real_embedder)
     return open_retriever(real_settings, real_embedder)
+
+
+@pytest.fixture(scope="session")
+def real_engine(real_settings, real_retriever):
+    """The answer engine over the real index of corpus/ (extractive mode), warmed up."""
+    from bot.answer import AnswerEngine
+
+    engine = AnswerEngine(real_retriever, real_settings)
+    engine.answer("营口片区去年推出了多少项创新政策?")
+    return engine

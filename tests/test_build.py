@@ -151,7 +151,7 @@ def test_empty_corpus_is_a_clear_error_and_keeps_old_index(corpus, tmp_path):
     build(corpus, tmp_path / "idx", FakeEmbedder())
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(EmptyCorpus, match="corpus.paths"):
+    with pytest.raises(EmptyCorpus, match=r"corpus\.paths"):
         build(empty, tmp_path / "idx", FakeEmbedder())
     assert open_index(tmp_path / "idx", FakeEmbedder()).chunks
 

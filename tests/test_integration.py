@@ -32,7 +32,14 @@ def test_each_mode_ranks_and_hits_serialise(real_retriever):
         assert hits[0].score >= hits[-1].score
         record = hits[0].to_dict()
         assert set(record) == {
-            "rank", "score", "doc_id", "chunk_id", "source", "title", "section", "location",
+            "rank",
+            "score",
+            "doc_id",
+            "chunk_id",
+            "source",
+            "title",
+            "section",
+            "location",
             "text",
         }
         assert record["source"] == "corpus/yingkou_ftz_report.txt"

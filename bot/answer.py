@@ -1,0 +1,149 @@
+"""The answer engine: question → normalise → retrieve → choose sentences → verify → Answer.
+
+Independent of any transport: the CLI, the terminal chat and the Telegram bot all call
+`AnswerEngine.answer(question, conversation)`. The engine is built once per process
+(`from_settings` loads the model and the index) and is safe to call from many threads:
+retrieval, which shares one tokenizer and model, runs under a lock; everything else
+works on immutable data and thread-safe caches.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from functools import lru_cache
+
+import numpy as np
+
+from bot.citations import cite
+from bot.config import Settings
+from bot.conversation import Conversation, Turn
+from bot.extractive import Candidate, TermWeights, candidates, compose
+from bot.llm import LLMClient
+from bot.question import Question, analyse, clean, has_chinese, has_words
+from bot.refusal import Gate
+from bot.results import NOT_FOUND, Answer, IndexInfo
+from index.documents import Hit
+from index.keyword import KeywordIndex
+from index.retrieve import HybridRetriever, Mode
+from index.textnorm import to_traditional
+
+log = logging.getLogger(__name__)
+
+EMPTY_QUESTION = "请输入要查询的问题，例如：营口片区去年规模以上工业总产值是多少？"
+NO_WORDS = "没有看懂这个问题：请用文字（中文）提问。"
+NOT_CHINESE = "文档为中文，请尽量用中文提问。(The documents are in Chinese; please ask in Chinese.)"
+MAX_SUGGESTIONS = 3
+
+
+class AnswerEngine:
+    """Answers questions from one loaded index; see the module docstring."""
+
+    def __init__(
+        self,
+        retriever: HybridRetriever,
+        settings: Settings,
+        llm: LLMClient | None = None,
+        mode: Mode = "hybrid",
+    ) -> None:
+        self.retriever = retriever
+        self.settings = settings
+        self.llm = llm
+        self.mode = mode
+        keyword = retriever.index.keyword
+        self._weights = TermWeights(_document_frequency(keyword), len(keyword))
+        self._search_lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AnswerEngine:
+        """Load the model and the index once; raises a ZonebotError with advice on failure."""
+        from bot.runtime import open_retriever
+
+        llm = LLMClient(settings.llm) if settings.answer.mode == "llm" else None
+        return cls(open_retriever(settings), settings, llm)
+
+    def info(self) -> IndexInfo:
+        manifest = self.retriever.index.manifest
+        return IndexInfo(
+            documents=list(manifest.documents),
+            files=len(manifest.files),
+            chunks=manifest.chunk_count,
+            built_at=manifest.built_at,
+            model=manifest.model,
+        )
+
+    def answer(self, question: str, conversation: Conversation | None = None) -> Answer:
+        """Answer one question; never raises for bad input (the result says what is wrong)."""
+        started = time.perf_counter()
+        text = clean(question)
+        if not has_words(text):
+            return Answer(question, False, NO_WORDS if text else EMPTY_QUESTION)
+        notices = []
+        limit = self.settings.retrieval.max_query_chars
+        if len(text) > limit:  # the retriever refuses longer queries; embedding would cut it
+            notices.append(f"问题过长（{len(text)} 字），只按前 {limit} 字作答。")
+            text = text[:limit]
+        if not has_chinese(text):
+            notices.append(NOT_CHINESE)
+        standalone = conversation.standalone(text) if conversation else text
+        q = analyse(text, standalone[:limit])
+        hits = self.retrieve(q)
+        retrieved = time.perf_counter()
+        answer, notice = self._compose(question, q, hits)
+        if q.traditional:
+            answer = replace(answer, text=to_traditional(answer.text))  # quotes stay original
+        if conversation is not None:
+            conversation.add(Turn(q.search, answer.found))
+        done = time.perf_counter()
+        timings = {
+            "retrieve": (retrieved - started) * 1000,
+            "answer": (done - retrieved) * 1000,
+            "total": (done - started) * 1000,
+        }
+        notice = " ".join(n for n in (*notices, notice) if n) or None
+        return replace(answer, timings_ms=timings, notice=notice)
+
+    def _compose(self, asked: str, q: Question, hits: list[Hit]) -> tuple[Answer, str | None]:
+        """The cited answer, or the refusal with suggestions; plus a notice from the LLM."""
+        settings = self.settings.answer
+        ranked = self.rank(q, hits)
+        gate = Gate(q, ranked, settings)
+        verdict = gate.verdict()
+        if verdict.best is None:
+            log.info("refused %r: %s", q.search, verdict.reason)
+            return Answer(asked, False, NOT_FOUND, suggestions=_suggestions(hits)), None
+        chosen = compose(q, verdict.best, ranked, lambda c: not gate.objection(c), settings)
+        body, citations = cite((c.text, c.chunk) for c in chosen)
+        notice = None
+        if self.llm is not None:
+            body, citations, notice = self.llm.improve(q.search, hits, body, citations)
+        return Answer(asked, True, body, citations), notice
+
+    def retrieve(self, question: Question) -> list[Hit]:
+        """The passages whose sentences compete for the answer."""
+        with self._search_lock:
+            return self.retriever.search(
+                question.search, self.settings.answer.passages, mode=self.mode
+            )
+
+    def rank(self, question: Question, hits: Sequence[Hit]) -> list[Candidate]:
+        """All sentences of the passages, scored, best first (also used for calibration)."""
+        return candidates(question, hits, self._weights)
+
+
+def _suggestions(hits: Sequence[Hit]) -> list[str]:
+    """Up to three distinct document titles among the hits, best first."""
+    return list(dict.fromkeys(h.chunk.title for h in hits))[:MAX_SUGGESTIONS]
+
+
+def _document_frequency(keyword: KeywordIndex) -> Callable[[str], int]:
+    """Chunks whose keyword tokens include a term, read from the BM25 index (cached)."""
+
+    @lru_cache(maxsize=100_000)
+    def df(term: str) -> int:
+        return int(np.count_nonzero(keyword.scores([term])))
+
+    return df

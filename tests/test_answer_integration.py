@@ -1,0 +1,40 @@
+"""The product's core promise with the real model and the real index over corpus/."""
+
+from __future__ import annotations
+
+import time
+
+from bot.conversation import Conversation
+from bot.sentences import squeeze
+
+
+def test_answer_with_verified_citation(real_engine):
+    answer = real_engine.answer("营口片区去年规模以上工业总产值是多少?")
+    assert answer.found and "102.25亿元" in answer.text
+    citation = answer.citations[0]
+    assert citation.verified and "102.25亿元" in citation.quote
+    assert citation.chunk.source == "corpus/yingkou_ftz_report.txt"
+    assert citation.chunk.title.startswith("走创新路") and citation.chunk.location.startswith("第")
+    first_line = answer.text.splitlines()[0].removesuffix(" [1]")
+    assert squeeze(first_line) in squeeze(citation.quote)
+
+
+def test_missing_fact_is_refused_with_suggestions(real_engine):
+    answer = real_engine.answer("营口片区的常住人口有多少?")
+    assert not answer.found and answer.citations == []
+    assert answer.suggestions and answer.suggestions[0].startswith("走创新路")
+
+
+def test_follow_up_and_traditional_script(real_engine):
+    conversation = Conversation()
+    real_engine.answer("营口片区去年规模以上工业总产值是多少?", conversation)
+    assert "13.9%" in real_engine.answer("那同比增长多少?", conversation).text
+    answer = real_engine.answer("營東大集的工程款是怎麼解決的?")
+    assert answer.found and "租金抵頂" in answer.text and "租金抵顶" in answer.citations[0].quote
+
+
+def test_extractive_answers_are_fast_after_warm_up(real_engine):
+    started = time.perf_counter()
+    for _ in range(5):
+        real_engine.answer("王志斌来自哪个单位?")
+    assert (time.perf_counter() - started) / 5 < 0.5  # generous: shared CI machines

@@ -1,0 +1,105 @@
+"""Question analysis (type, terms, focus, names, units) and follow-up rewriting."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+from bot.conversation import Conversation, Turn
+from bot.question import analyse, clean, has_value
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("营口片区去年规模以上工业总产值是多少?", "quantity"),
+        ("一般类企业办照需要多长时间?", "quantity"),
+        ("“易办电”是和哪家单位联合推出的?", "who"),
+        ("外商投资法从什么时候开始施行?", "time"),
+        ("崔家席坊村的历史可以追溯到什么时候?", "time"),
+        ("山东自贸试验区包括哪几个片区?", "list"),
+        ("“三贷”中心指的是哪三个中心?", "list"),
+        ("營東大集的工程款是怎麼解決的?", "howto"),
+        ("营商环境是指什么?", "definition"),
+        ("保税区内可以住人吗?", "yesno"),
+    ],
+)
+def test_question_type_comes_from_the_interrogative(question, kind):
+    assert analyse(question).kind == kind
+
+
+def test_terms_leave_out_interrogatives_and_the_category_word_after_them():
+    q = analyse("王志斌来自哪个单位?")
+    assert q.terms == ("王志斌", "来自") and q.names == ("王志斌",)
+
+
+def test_focus_is_what_is_asked_about():
+    assert analyse("营口片区的常住人口有多少?").focus == ("常住", "常住人口")
+    assert analyse("上海自贸试验区临港新片区有哪些税收优惠?").focus == ("税收", "优惠")
+    assert analyse("国家对政务服务事项的在线办理有什么要求?").focus == ()
+
+
+def test_units_follow_the_measure_word_or_the_dimension_asked_about():
+    q = analyse("“拿地即开工+验收”改革把审批时限压缩到多少天?")
+    assert has_value("审批时限压缩至40个自然日", q) and not has_value("压缩至40%", q)
+    people = analyse("营口片区的常住人口有多少?")
+    assert has_value("常住人口约12.5万人", people)
+    assert not has_value("总产值完成102.25亿元", people)
+    area = analyse("营东大集有多大面积?")
+    assert has_value("有4万多平方米", area) and not has_value("有4个出口", area)
+    assert has_value("一般类企业两小时办照", analyse("一般类企业办照需要多长时间?"))
+
+
+def test_traditional_question_is_matched_in_simplified_and_remembered():
+    q = analyse("營口片區去年實際利用外資完成多少?")
+    assert q.traditional and "营口" in q.search and "外资" in q.terms
+
+
+def test_cleaning_removes_markup_but_keeps_the_words():
+    assert clean("<p>营口片区<b>去年</b>&amp;总产值</p>") == "营口片区 去年 &总产值"
+    assert clean("**营口片区** [报告](http://x.cn) `代码`") == "营口片区 报告 代码"
+
+
+def test_follow_up_is_completed_with_the_previous_topic():
+    conversation = Conversation(max_turns=2)
+    conversation.add(Turn("营口片区去年规模以上工业总产值是多少?", True))
+    assert (
+        conversation.standalone("那同比增长多少?") == "营口片区去年规模以上工业总产值同比增长多少?"
+    )
+    assert conversation.standalone("王志斌来自哪个单位?") == "王志斌来自哪个单位?"
+
+
+@pytest.mark.parametrize(
+    ("previous", "follow_up", "standalone"),
+    [
+        (
+            "营口片区去年实际利用外资完成多少?",
+            "固定资产投资呢?",
+            "营口片区去年固定资产投资完成多少?",
+        ),
+        ("营口片区的常住人口有多少?", "那户籍人口呢?", "营口片区的户籍人口有多少?"),
+        ("王志斌来自哪个单位?", "孙桂玲呢?", "孙桂玲来自哪个单位?"),
+    ],
+)
+def test_a_new_subject_alone_asks_the_previous_question_about_it(previous, follow_up, standalone):
+    conversation = Conversation()
+    conversation.add(Turn(previous, True))
+    assert conversation.standalone(follow_up) == standalone
+
+
+def test_who_holds_a_role_needs_a_person_and_when_needs_a_date():
+    q = analyse("营口片区管委会主任是谁?")
+    assert q.person and not analyse("“易办电”是和哪家单位联合推出的?").person
+    assert has_value("“小年那天开的集,最火的一天”", analyse("营东大集是哪天开的集?"))
+    assert not has_value("大集挺大,有4万多平方米", analyse("营东大集是哪天开的集?"))
+
+
+def test_history_is_bounded_and_picklable():
+    conversation = Conversation(max_turns=2)
+    for n in range(5):
+        conversation.add(Turn(f"问题{n}", True))
+    assert [t.question for t in conversation.turns] == ["问题3", "问题4"]
+    restored = pickle.loads(pickle.dumps(conversation))
+    assert restored.turns == conversation.turns
+    assert Conversation().standalone("那同比增长多少?") == "那同比增长多少?"

@@ -1,0 +1,75 @@
+"""The refusal rule: names, value type, focus and coverage, on hand-made passages."""
+
+from __future__ import annotations
+
+from answer_support import YINGKOU_TEXT, hits_of, make_chunk
+from answer_support import weights_for as weights
+
+from bot.config import AnswerSettings
+from bot.extractive import candidates
+from bot.question import analyse
+from bot.refusal import Gate
+
+SHANGHAI = "上海市优化营商环境条例"
+SHANGHAI_FTZ = "中国（上海）自由贸易试验区条例"
+
+
+def verdict(question: str, *chunks, **settings):
+    q = analyse(question)
+    ranked = candidates(q, hits_of(*chunks), weights(*chunks))
+    return Gate(q, ranked, AnswerSettings(**settings)).verdict()
+
+
+def test_answerable_question_is_answered_from_the_right_sentence():
+    v = verdict("营口片区去年规模以上工业总产值是多少?", make_chunk(YINGKOU_TEXT))
+    assert v.found and "102.25亿元" in v.best.sentence.text
+
+
+def test_quantity_without_a_value_of_the_asked_kind_is_refused():
+    # the right document, plenty of numbers, none of them a number of people
+    v = verdict("营口片区的常住人口有多少?", make_chunk(YINGKOU_TEXT))
+    assert not v.found
+
+
+def test_a_name_the_passage_never_mentions_is_refused():
+    chunk = make_chunk(
+        "第三十三条 自贸试验区按照国家规定，实施促进投资和贸易的有关税收政策。", SHANGHAI_FTZ
+    )
+    assert not verdict("深圳前海有哪些税收政策?", chunk).found
+
+
+def test_entity_and_focus_split_over_two_passages_is_refused():
+    # one article names 临港新片区 without tax, the other regulation has tax but no 临港
+    lingang = make_chunk(
+        "第十一条 在中国（上海）自由贸易试验区和临港新片区实行外商投资试验性政策措施。",
+        SHANGHAI,
+        doc_id="sh",
+    )
+    tax = make_chunk(
+        "第三十三条 自贸试验区按照国家规定，实施促进投资和贸易的有关税收政策。",
+        SHANGHAI_FTZ,
+        doc_id="ftz",
+    )
+    assert not verdict("上海自贸试验区临港新片区有哪些税收优惠?", lingang, tax).found
+    # …while the same passages answer what they do say
+    assert verdict("临港新片区实行什么政策措施?", lingang, tax).found
+
+
+def test_a_role_question_needs_a_person_in_the_sentence():
+    chunk = make_chunk("在管委会行政审批大厅正式启动运行“三贷”中心。王志斌任管委会主任。")
+    v = verdict("营口片区管委会主任是谁?", chunk)
+    assert v.found and "王志斌" in v.best.sentence.text
+    assert not verdict("营口片区管委会主任是谁?", make_chunk("管委会行政审批大厅启动运行。")).found
+
+
+def test_off_topic_question_is_refused_and_thresholds_matter():
+    chunk = make_chunk(YINGKOU_TEXT)
+    assert not verdict("明天北京天气怎么样?", chunk).found
+    loose = verdict(
+        "明天营口片区天气怎么样?", chunk, min_sentence_coverage=0, min_context_coverage=0
+    )
+    assert loose.found  # with no coverage threshold anything mentioning 营口 would do
+
+
+def test_no_passages_no_answer():
+    assert verdict("营口片区去年规模以上工业总产值是多少?").reason == "no passage retrieved"

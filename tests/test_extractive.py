@@ -1,0 +1,99 @@
+"""Sentence selection: question-type cues, clause trimming, lists, followers, verbatim quotes."""
+
+from __future__ import annotations
+
+from answer_support import LAW, LAW_TEXT, VILLAGE, VILLAGE_TEXT, YINGKOU_TEXT, hits_of, make_chunk
+from answer_support import weights_for as weights
+
+from bot.config import AnswerSettings
+from bot.extractive import candidates, compose
+from bot.question import analyse
+from bot.sentences import clauses, comma_clauses, split_sentences, squeeze
+
+
+def answer_texts(question: str, *chunks, **settings) -> list[str]:
+    q = analyse(question)
+    ranked = candidates(q, hits_of(*chunks), weights(*chunks))
+    chosen = compose(q, ranked[0], ranked, lambda c: True, AnswerSettings(**settings))
+    return [c.text for c in chosen]
+
+
+def test_sentences_are_verbatim_and_split_at_full_stops_and_lines():
+    sentences = split_sentences(LAW_TEXT)
+    assert [s.text for s in sentences][1:] == [
+        "（一）外国投资者单独在中国境内设立外商投资企业；",
+        "（二）外国投资者取得中国境内企业的股份。",
+    ]
+    assert all(s.text in LAW_TEXT for s in sentences)
+    assert split_sentences("“干就得干出个样儿来。”他说。")[0].text == "“干就得干出个样儿来。”"
+
+
+def test_clauses_do_not_cut_inside_brackets():
+    assert clauses("甲（乙；丙）丁；戊") == ["甲（乙；丙）丁；", "戊"]
+    assert comma_clauses("去年,总产值（亿元，现价）完成102.25亿元") == [
+        "去年,",
+        "总产值（亿元，现价）完成102.25亿元",
+    ]
+
+
+def test_quantity_question_gets_the_clause_with_the_number_and_its_unit():
+    texts = answer_texts("营口片区去年规模以上工业总产值是多少?", make_chunk(YINGKOU_TEXT))
+    assert texts[0] == "去年,片区内规模以上工业总产值完成102.25亿元,同比增长13.9%"
+
+
+def test_count_question_prefers_the_figure_named_in_its_own_clause():
+    chunk = make_chunk(
+        "去年,营口片区确定32项创新工作任务,必选任务的实施率达到100%。"
+        "营口片区以创新为抓手。去年共推出创新政策73项、创新案例50项。"
+    )
+    assert "创新政策73项" in answer_texts("营口片区去年推出了多少项创新政策?", chunk)[0]
+
+
+def test_long_sentence_is_cut_to_the_value_clause_and_what_names_it():
+    chunk = make_chunk(
+        "去年,他们与国网营口供电公司联合创新推出“易办电”供电服务,通过以函代证、共享租赁等方式,"
+        "优化企业办理用电业务全链条流程,平均可为企业节约办事时间超过40天,企业办理临时用电成本压缩55%。"
+    )
+    text = answer_texts("易办电服务能为企业节约多少办事时间?", chunk)[0]
+    assert text.endswith("平均可为企业节约办事时间超过40天")
+    assert len(text) < 60
+
+
+def test_who_question_keeps_the_sentence_with_the_organisation():
+    chunk = make_chunk(VILLAGE_TEXT, title=VILLAGE, section="")
+    assert "省农研中心" in answer_texts("王志斌来自哪个单位?", chunk)[0]
+
+
+def test_list_question_keeps_the_whole_enumeration():
+    chunk = make_chunk(LAW_TEXT, title=LAW, article="第二条")
+    text = answer_texts("外商投资包括哪些情形?", chunk)[0]
+    assert "（一）外国投资者单独" in text and "（二）外国投资者取得" in text
+
+
+def test_law_referring_to_itself_matches_its_title():
+    law = make_chunk("第四十二条 本法自2020年1月1日起施行。", title=LAW, doc_id="law")
+    other = make_chunk(
+        "第九条 外商投资企业依法平等适用国家支持企业发展的各项政策。", title=LAW, n=2
+    )
+    assert answer_texts("外商投资法从什么时候开始施行?", other, law)[0].startswith("第四十二条")
+
+
+def test_answer_stays_within_the_character_budget_and_sentence_count():
+    chunks = [make_chunk(YINGKOU_TEXT, n=i, doc_id=f"d{i}") for i in range(4)]
+    texts = answer_texts("营口片区去年一般公共预算收入是多少?", *chunks, max_chars=80)
+    assert 1 <= len(texts) <= 3 and sum(map(len, texts)) <= 80
+
+
+def test_near_duplicate_sentences_are_not_repeated():
+    a = make_chunk("负面清单由国务院发布或者批准发布。", doc_id="a")
+    b = make_chunk("负面清单由国务院发布或者批准发布。", doc_id="b")
+    assert len(answer_texts("负面清单由谁发布?", a, b)) == 1
+
+
+def test_every_answer_text_is_verbatim_from_its_passage():
+    chunks = [make_chunk(YINGKOU_TEXT), make_chunk(VILLAGE_TEXT, title=VILLAGE, n=2)]
+    for question in ("营口片区去年实际利用外资完成多少?", "营东大集有多大面积?"):
+        q = analyse(question)
+        ranked = candidates(q, hits_of(*chunks), weights(*chunks))
+        for c in compose(q, ranked[0], ranked, lambda c: True, AnswerSettings()):
+            assert squeeze(c.text) in squeeze(c.chunk.text)

@@ -1,0 +1,179 @@
+"""LLM mode against a stub OpenAI-compatible server on 127.0.0.1 with scripted replies.
+
+The stub speaks the chat-completions wire format the `openai` package expects, so the
+real client, timeouts and error handling are exercised: good citations, citations out of
+range, numbers the passage does not hold, refusals, timeouts and HTTP 500s.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from answer_support import small_retriever
+
+from bot.answer import AnswerEngine
+from bot.config import LLMSettings, Settings
+from bot.llm import UNAVAILABLE, UNVERIFIED, LLMClient, facts_supported, verify_reply
+from index.textnorm import normalize
+
+QUESTION = "营口片区去年规模以上工业总产值是多少?"
+
+
+class StubLLM(ThreadingHTTPServer):
+    """Replies to POST /v1/chat/completions with the next scripted step:
+    ("reply", text), ("sleep", seconds) or ("status", code)."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.script: list[tuple[str, object]] = []
+        self.requests: list[dict] = []
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/v1"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: StubLLM
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.server.requests.append(body)
+        step, value = self.server.script.pop(0) if self.server.script else ("status", 500)
+        if step == "sleep":
+            time.sleep(float(value))
+            step, value = "reply", "太迟了 [1]"
+        if step == "status":
+            self._send(int(value), {"error": {"message": "stub failure", "type": "server_error"}})
+            return
+        self._send(
+            200,
+            {
+                "id": "chatcmpl-stub",
+                "object": "chat.completion",
+                "created": 0,
+                "model": body["model"],
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": value},
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+            },
+        )
+
+    def _send(self, status: int, payload: dict) -> None:
+        data = json.dumps(payload, ensure_ascii=False).encode()
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):  # the client timed out and left
+            pass
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def stub() -> Iterator[StubLLM]:
+    server = StubLLM()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def engine(stub):
+    stub.script.clear()
+    stub.requests.clear()
+    settings = Settings()
+    llm_settings = LLMSettings(base_url=stub.base_url, model="stub-model", timeout_s=1.0)
+    settings = replace(settings, answer=replace(settings.answer, mode="llm"), llm=llm_settings)
+    return AnswerEngine(small_retriever(), settings, LLMClient(llm_settings))
+
+
+def test_verified_llm_answer_replaces_the_extractive_one(engine, stub):
+    stub.script.append(("reply", "去年营口片区规模以上工业总产值为102.25亿元，同比增长13.9%[1]。"))
+    answer = engine.answer(QUESTION)
+    assert answer.found and answer.notice is None
+    assert answer.text == "去年营口片区规模以上工业总产值为102.25亿元，同比增长13.9% [1]"
+    assert answer.citations[0].verified and "102.25亿元" in answer.citations[0].quote
+    prompt = stub.requests[0]["messages"][1]["content"]
+    assert prompt.startswith("资料：") and "[1] 《" in prompt and QUESTION in prompt
+    assert stub.requests[0]["model"] == "stub-model"
+
+
+def test_sentences_with_bad_citations_are_dropped(engine, stub):
+    stub.script.append(
+        (
+            "reply",
+            "规模以上工业总产值为102.25亿元[1]。常住人口为50万人[1]。"
+            "实际利用外资完成315万美元[9]。这是一个重要成就。",
+        )
+    )
+    answer = engine.answer(QUESTION)
+    assert answer.text == "规模以上工业总产值为102.25亿元 [1]"
+    assert len(answer.citations) == 1
+
+
+@pytest.mark.parametrize(
+    "step",
+    [
+        ("reply", "总产值为103亿元[1]。"),  # a number the passage does not hold
+        ("reply", "总产值很高[5]。"),  # a passage that does not exist
+        ("reply", "总产值很高。"),  # no citation at all
+        ("reply", "未在文档中找到相关内容。"),  # the LLM refuses although we have an answer
+    ],
+)
+def test_unverifiable_reply_falls_back_to_the_extractive_answer(engine, stub, step):
+    stub.script.append(step)
+    answer = engine.answer(QUESTION)
+    assert answer.found and "102.25亿元" in answer.text and answer.notice == UNVERIFIED
+    assert answer.citations[0].verified
+
+
+@pytest.mark.parametrize("step", [("status", 500), ("sleep", 3)])
+def test_failing_or_slow_endpoint_falls_back_without_showing_an_error(engine, stub, step):
+    stub.script.append(step)
+    started = time.perf_counter()
+    answer = engine.answer(QUESTION)
+    assert time.perf_counter() - started < 2.5  # timeout_s=1, no retries
+    assert answer.found and "102.25亿元" in answer.text and answer.notice == UNAVAILABLE
+    assert "stub failure" not in answer.text + (answer.notice or "")
+
+
+def test_unreachable_endpoint_falls_back():
+    settings = Settings()
+    llm = LLMClient(LLMSettings(base_url="http://127.0.0.1:9/v1", timeout_s=1.0))
+    answer = AnswerEngine(small_retriever(), settings, llm).answer(QUESTION)
+    assert answer.found and answer.notice == UNAVAILABLE
+
+
+def test_weak_evidence_is_refused_without_asking_the_llm(engine, stub):
+    answer = engine.answer("营口片区的常住人口有多少?")
+    assert not answer.found and stub.requests == []
+
+
+def test_facts_are_whole_numbers_and_quoted_names_of_the_passage():
+    passage = normalize("去年共推出创新政策73项，实施“马上行、自在营”品牌战略，总产值102.25亿元。")
+    assert facts_supported("推出创新政策73项", passage)
+    assert not facts_supported("推出创新政策3项", passage)  # 3 is not 73
+    assert not facts_supported("总产值102.2亿元", passage)
+    assert facts_supported("品牌战略叫“马上行、自在营”", passage)
+    assert not facts_supported("品牌战略叫“马上办”", passage)
+    assert verify_reply("未在文档中找到相关内容。", []) == []
