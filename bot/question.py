@@ -20,6 +20,8 @@ from index.textnorm import is_traditional, normalize, tokenize
 # --------------------------------------------------------------------------- cleaning
 
 _TAG = re.compile(r"<[^>]{0,200}>")
+# Code pasted inside <script>/<style> is not part of the question: drop it with its tags.
+_CODE_BLOCK = re.compile(r"<(script|style)\b[^>]{0,200}>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 _MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _MD_MARKS = re.compile(r"[*_`#>|~]+")
 _SPACE = re.compile(r"\s+")
@@ -30,7 +32,7 @@ _WORDLIKE = re.compile(r"[\w\u3400-\u9fff]")
 def clean(text: str) -> str:
     """The question as plain text: HTML tags and entities, Markdown marks and runs of
     whitespace removed (users paste from web pages and chat apps)."""
-    text = html.unescape(_TAG.sub(" ", text or ""))
+    text = html.unescape(_TAG.sub(" ", _CODE_BLOCK.sub(" ", text or "")))
     text = _MD_MARKS.sub(" ", _MD_LINK.sub(r"\1", text))
     return _SPACE.sub(" ", text).strip()
 

@@ -59,6 +59,7 @@ def test_traditional_question_is_matched_in_simplified_and_remembered():
 def test_cleaning_removes_markup_but_keeps_the_words():
     assert clean("<p>营口片区<b>去年</b>&amp;总产值</p>") == "营口片区 去年 &总产值"
     assert clean("**营口片区** [报告](http://x.cn) `代码`") == "营口片区 报告 代码"
+    assert clean("<script>alert('x')</script>营口片区<STYLE>p{}</STYLE>总产值") == "营口片区 总产值"
 
 
 def test_follow_up_is_completed_with_the_previous_topic():
