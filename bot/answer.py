@@ -3,14 +3,13 @@
 Independent of any transport: the CLI, the terminal chat and the Telegram bot all call
 `AnswerEngine.answer(question, conversation)`. The engine is built once per process
 (`from_settings` loads the model and the index) and is safe to call from many threads:
-retrieval, which shares one tokenizer and model, runs under a lock; everything else
-works on immutable data and thread-safe caches.
+the embedder serialises only tokenisation, and everything else works on immutable data
+and thread-safe caches.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -55,7 +54,6 @@ class AnswerEngine:
         self.mode = mode
         keyword = retriever.index.keyword
         self._weights = TermWeights(_document_frequency(keyword), len(keyword))
-        self._search_lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AnswerEngine:
@@ -124,10 +122,7 @@ class AnswerEngine:
 
     def retrieve(self, question: Question) -> list[Hit]:
         """The passages whose sentences compete for the answer."""
-        with self._search_lock:
-            return self.retriever.search(
-                question.search, self.settings.answer.passages, mode=self.mode
-            )
+        return self.retriever.search(question.search, self.settings.answer.passages, mode=self.mode)
 
     def rank(self, question: Question, hits: Sequence[Hit]) -> list[Candidate]:
         """All sentences of the passages, scored, best first (also used for calibration)."""

@@ -63,6 +63,7 @@ class Embedder:
         self._model: SentenceTransformer | None = None
         self._dim = 0
         self._lock = threading.Lock()
+        self._tokenizer_lock = threading.Lock()
 
     @property
     def name(self) -> str:
@@ -100,17 +101,21 @@ class Embedder:
         with tqdm(total=len(texts), desc="Embedding", unit="text", disable=not progress) as bar:
             for start in range(0, len(order), size):
                 batch = order[start : start + size]
-                vectors = model.encode(
-                    [texts[i] for i in batch],
-                    prompt=prompt,
-                    batch_size=len(batch),
-                    convert_to_numpy=True,
-                    normalize_embeddings=True,
-                    show_progress_bar=False,
-                )
-                out[batch] = vectors
+                out[batch] = self._embed_batch(model, [prompt + texts[i] for i in batch])
                 bar.update(len(batch))
         return out
+
+    def _embed_batch(self, model: SentenceTransformer, texts: list[str]) -> np.ndarray:
+        """One forward pass. Only tokenisation is serialised: the fast tokenizer's padding
+        state is shared and not safe to use from two threads at once, while the forward
+        pass is, so concurrent callers (the Telegram bot) use both cores."""
+        import torch
+
+        with self._tokenizer_lock:
+            features = model.preprocess(texts)
+        with torch.inference_mode():
+            embeddings = model(features)["sentence_embedding"]
+        return torch.nn.functional.normalize(embeddings, dim=1).numpy()
 
     # ------------------------------------------------------------------ loading
 
