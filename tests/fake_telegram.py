@@ -29,6 +29,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from tests.http_support import send_json
+
 TOKEN = "123456:TEST-SECRET-TOKEN"
 BOT_USERNAME = "zonebot_test"
 MAX_TEXT = 4096
@@ -543,16 +545,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length).decode() if length else ""
         params = _decode(parts.query, "") | _decode(body, self.headers.get("Content-Type", ""))
-        status, payload = self.server.fake.dispatch(parts.path, params)
-        data = json.dumps(payload, ensure_ascii=False).encode()
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):  # the bot stopped mid-request
-            self.close_connection = True
+        send_json(self, *self.server.fake.dispatch(parts.path, params))
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silence per-request logging (it would print the token-bearing path)."""

@@ -21,6 +21,7 @@ from bot.answer import AnswerEngine
 from bot.config import LLMSettings, Settings
 from bot.llm import UNAVAILABLE, UNVERIFIED, LLMClient, facts_supported, verify_reply
 from index.textnorm import normalize
+from tests.http_support import send_json
 
 QUESTION = "营口片区去年规模以上工业总产值是多少?"
 
@@ -52,9 +53,12 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(float(value))
             step, value = "reply", "太迟了 [1]"
         if step == "status":
-            self._send(int(value), {"error": {"message": "stub failure", "type": "server_error"}})
+            send_json(
+                self, int(value), {"error": {"message": "stub failure", "type": "server_error"}}
+            )
             return
-        self._send(
+        send_json(
+            self,
             200,
             {
                 "id": "chatcmpl-stub",
@@ -71,17 +75,6 @@ class _Handler(BaseHTTPRequestHandler):
                 "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
             },
         )
-
-    def _send(self, status: int, payload: dict) -> None:
-        data = json.dumps(payload, ensure_ascii=False).encode()
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):  # the client timed out and left
-            pass
 
     def log_message(self, *args: object) -> None:
         pass
