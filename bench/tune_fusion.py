@@ -14,8 +14,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (
@@ -30,7 +28,7 @@ from bench.common import (
 )
 from bot.runtime import make_embedder, open_retriever, run_index
 from bot.sentences import squeeze
-from index.retrieve import HybridRetriever, RetrievalSettings
+from index.retrieve import HybridRetriever, RetrievalSettings, top_positive
 from index.textnorm import normalize, tokenize
 
 CANDIDATES = 50
@@ -46,9 +44,8 @@ def rankings(retriever: HybridRetriever, questions: list[str]) -> list[tuple[lis
     out = []
     for question, vector in zip(questions, vectors, strict=True):
         dense = retriever.index.dense.search(vector, CANDIDATES)
-        scores = retriever.index.keyword.scores(tokenize(question))
-        top = np.argsort(-scores)[:CANDIDATES]
-        out.append((dense, [(int(i), float(scores[i])) for i in top if scores[i] > 0]))
+        keyword = top_positive(retriever.index.keyword.scores(tokenize(question)), CANDIDATES)
+        out.append((dense, keyword))
     return out
 
 

@@ -92,7 +92,7 @@ class HybridRetriever:
             query_vector = self.embedder.encode([normalize(query)], "query")[0]
             self.index.manifest.check_dimension(len(query_vector))
         dense = self.index.dense.search(query_vector, n) if query_vector is not None else []
-        keyword = _top(keyword_scores, n) if mode != "dense" else []
+        keyword = top_positive(keyword_scores, n) if mode != "dense" else []
         if mode == "dense":
             fused = [(i, s) for i, s in dense]
         elif mode == "keyword":
@@ -135,7 +135,7 @@ class HybridRetriever:
         return float(self.index.dense.vector(i) @ query_vector)
 
 
-def _top(scores: np.ndarray, k: int) -> list[tuple[int, float]]:
+def top_positive(scores: np.ndarray, k: int) -> list[tuple[int, float]]:
     """Top-k (id, score) pairs with a positive score, best first."""
     k = min(k, int(np.count_nonzero(scores > 0)))
     if k == 0:

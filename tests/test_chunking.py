@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import re
 from pathlib import Path
 
 import pytest
+from conftest import SHARED
 
+from bot.sentences import squeeze
 from index.chunking import ChunkerSettings, chunk_document, split_sentences
 from index.documents import Chunk, Document
 from index.loaders import load_file
@@ -17,14 +17,9 @@ from index.textnorm import normalize
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS_FILE = REPO / "corpus" / "yingkou_ftz_report.txt"
-SHARED = Path(os.environ.get("ZONEBOT_SHARED", REPO.parent / "shared"))
 POLICY_DIR = SHARED / "bench" / "policy_docs"
 EVAL_DIR = SHARED / "eval"
 SETTINGS = ChunkerSettings()
-
-
-def no_space(text: str) -> str:
-    return re.sub(r"\s", "", text)
 
 
 def corpus_paths() -> list[Path]:
@@ -72,7 +67,7 @@ def test_oversized_sentence_is_split_at_commas_only():
     assert len(chunks) > 1
     assert all(len(c.text) <= SETTINGS.max_chars for c in chunks)
     assert all(c.text.endswith(("，", "。")) for c in chunks)
-    assert no_space("".join(c.text for c in chunks)) == no_space(clause * 40 + "完。")
+    assert squeeze("".join(c.text for c in chunks)) == squeeze(clause * 40 + "完。")
 
 
 # --- synthetic documents ---------------------------------------------------------------
@@ -152,9 +147,9 @@ def test_chunk_offsets_locate_the_text_in_the_source(built):
     for text, pairs in built.values():
         for _, chunks in pairs:
             for chunk in chunks:
-                assert no_space(chunk.text) in no_space(text[chunk.start : chunk.end])
-                assert no_space(chunk.text).startswith(text[chunk.start])
-                assert no_space(chunk.text).endswith(text[chunk.end - 1])
+                assert squeeze(chunk.text) in squeeze(text[chunk.start : chunk.end])
+                assert squeeze(chunk.text).startswith(text[chunk.start])
+                assert squeeze(chunk.text).endswith(text[chunk.end - 1])
 
 
 def test_no_chunk_crosses_an_article_or_section(built):
@@ -169,10 +164,10 @@ def test_no_chunk_crosses_an_article_or_section(built):
 def test_every_sentence_is_in_some_chunk(built):
     for _, pairs in built.values():
         for doc, chunks in pairs:
-            chunk_texts = [no_space(c.text) for c in chunks]
+            chunk_texts = [squeeze(c.text) for c in chunks]
             for paragraph in doc.paragraphs:
                 for part in split_sentences(paragraph.text):
-                    assert any(no_space(part) in text for text in chunk_texts), part
+                    assert any(squeeze(part) in text for text in chunk_texts), part
 
 
 def test_chunk_ids_are_unique_and_stable(built):
@@ -214,4 +209,4 @@ def test_eval_evidence_is_inside_one_chunk_of_the_right_document(built, row):
         paths = [CORPUS_FILE]
     assert paths, f"no document matches {row.get('doc')}"
     chunks = [c for path in paths for _, cs in built[path][1] for c in cs]
-    assert any(no_space(row["evidence"]) in no_space(c.text) for c in chunks)
+    assert any(squeeze(row["evidence"]) in squeeze(c.text) for c in chunks)

@@ -2,28 +2,24 @@
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
 import pytest
+from conftest import SHARED
 
+from bot.sentences import squeeze
 from index.documents import Document
 from index.loaders import load_file
 from index.structure import parse_documents
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS_FILE = REPO / "corpus" / "yingkou_ftz_report.txt"
-SHARED = Path(os.environ.get("ZONEBOT_SHARED", REPO.parent / "shared"))
 POLICY_DIR = SHARED / "bench" / "policy_docs"
 needs_policy_docs = pytest.mark.skipif(
     not POLICY_DIR.is_dir(), reason=f"policy documents not found at {POLICY_DIR}"
 )
 _ARTICLE_LINE = re.compile(r"^第[一二三四五六七八九十百零]+条", re.MULTILINE)
-
-
-def no_space(text: str) -> str:
-    return re.sub(r"\s", "", text)
 
 
 def parse_file(path: Path) -> list[Document]:
@@ -116,7 +112,7 @@ def test_paragraph_offsets_cover_exactly_their_source(report):
     for doc in report:
         assert doc.source_text == text
         for paragraph in doc.paragraphs:
-            assert no_space(text[paragraph.start : paragraph.end]) == no_space(paragraph.text)
+            assert squeeze(text[paragraph.start : paragraph.end]) == squeeze(paragraph.text)
             assert paragraph.page is None
 
 
@@ -224,7 +220,7 @@ def test_policy_documents_have_title_chapters_and_every_article(path):
     for paragraph in doc.paragraphs:
         if paragraph.article and first_chapter and paragraph.start > first_chapter.start():
             assert paragraph.section[0].startswith("第")
-        assert no_space(raw[paragraph.start : paragraph.end]) == no_space(paragraph.text)
+        assert squeeze(raw[paragraph.start : paragraph.end]) == squeeze(paragraph.text)
 
 
 @needs_policy_docs
