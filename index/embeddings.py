@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from index.batching import MicroBatcher
 from index.errors import ModelUnavailable
 
 if TYPE_CHECKING:
@@ -64,6 +65,7 @@ class Embedder:
         self._dim = 0
         self._lock = threading.Lock()
         self._tokenizer_lock = threading.Lock()
+        self._query_batcher = MicroBatcher(lambda texts: self.encode(texts, "query"))
 
     @property
     def name(self) -> str:
@@ -75,6 +77,12 @@ class Embedder:
         """Embedding dimension; loads the model if needed."""
         self._get_model()
         return self._dim
+
+    def embed_query(self, query: str) -> np.ndarray:
+        """One query's unit vector. Queries asked at the same time from other threads
+        share a forward pass (see `index.batching`), which is what lets one bot serve
+        many users at once."""
+        return self._query_batcher.embed(query)
 
     def encode(self, texts: list[str], kind: Kind, progress: bool = False) -> np.ndarray:
         """Embed `texts` as queries or passages: float32 array (len(texts), dim), rows unit-norm.

@@ -89,7 +89,7 @@ class HybridRetriever:
         keyword_scores = self.index.keyword.scores(tokenize(query))
         query_vector = None
         if mode != "keyword":
-            query_vector = self.embedder.encode([normalize(query)], "query")[0]
+            query_vector = self.embedder.embed_query(normalize(query))
             self.index.manifest.check_dimension(len(query_vector))
         dense = self.index.dense.search(query_vector, n) if query_vector is not None else []
         keyword = top_positive(keyword_scores, n) if mode != "dense" else []

@@ -99,6 +99,9 @@ class HashEmbedder:
             out[row] /= np.linalg.norm(out[row]) or 1
         return out
 
+    def embed_query(self, query: str) -> np.ndarray:
+        return self.encode([query], "query")[0]
+
 
 def small_retriever(chunks: tuple[Chunk, ...] = CORPUS) -> HybridRetriever:
     embedder = HashEmbedder()

@@ -63,6 +63,9 @@ class FakeEmbedder:
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return vectors / np.maximum(norms, 1e-9)
 
+    def embed_query(self, query: str) -> np.ndarray:
+        return self.encode([query], "query")[0]
+
 
 @pytest.fixture
 def corpus(tmp_path: Path) -> Path:

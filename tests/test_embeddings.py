@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -338,6 +339,13 @@ def test_query_and_passage_prompts_differ(embedder):
     q = embedder.encode([SENTENCES[6]], "query")
     p = embedder.encode([SENTENCES[6]], "passage")
     assert float((q @ p.T)[0, 0]) < 0.9999
+
+
+def test_concurrent_queries_share_a_pass_and_match_encode(embedder):
+    texts = SENTENCES[:12]
+    with ThreadPoolExecutor(max_workers=len(texts)) as pool:
+        vectors = list(pool.map(embedder.embed_query, texts))
+    np.testing.assert_allclose(np.vstack(vectors), embedder.encode(texts, "query"), atol=1e-5)
 
 
 def test_empty_list_gives_zero_rows(embedder):
