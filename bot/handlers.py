@@ -18,6 +18,7 @@ import time
 import traceback
 from collections import deque
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
 from telegram import (
@@ -238,6 +239,11 @@ class ZoneBot:
         self._redactor = RedactingFilter([token])
         self._history_turns = settings.answer.history_turns
         self._conversations: dict[tuple[int, int], Conversation] = {}  # oldest first
+        # One thread per question in flight (asyncio's default pool has ~6): questions
+        # waiting together in the engine are embedded together (index.batching).
+        self._answer_threads = ThreadPoolExecutor(
+            max_workers=max(1, tg.concurrent_updates), thread_name_prefix="answer"
+        )
 
     # ---- lifecycle ------------------------------------------------------------------
 
@@ -246,6 +252,7 @@ class ZoneBot:
         log.info(event("started", bot=app.bot.username, chunks=self.engine.info().chunks))
 
     async def post_shutdown(self, app: Application) -> None:
+        self._answer_threads.shutdown(wait=False, cancel_futures=True)
         self.store.close()
 
     # ---- gates (groups -2 and -1) -----------------------------------------------------
@@ -369,7 +376,9 @@ class ZoneBot:
         started, engine = time.perf_counter(), self.engine
         conversation = self._conversation(message.chat_id, user.id)
         async with typing_action(context.bot, message.chat_id):
-            answer = await asyncio.to_thread(engine.answer, text, conversation)
+            answer = await asyncio.get_running_loop().run_in_executor(
+                self._answer_threads, engine.answer, text, conversation
+            )
         answer_id = new_answer_id()
         parts = render.render_answer(answer)
         await reply_parts(message, parts, answer_keyboard(answer_id, answer), quote=group)
