@@ -104,6 +104,8 @@ class TelegramSettings:
     allowed_chats: list[int] = field(default_factory=list, metadata=SIGNED)  # groups are < 0
     admins: list[int] = field(default_factory=list)
     admin_chat: int | None = field(default=None, metadata=SIGNED)
+    # Updates handled at once; also the answer threads, whose waiting questions share
+    # one embedding batch.
     concurrent_updates: int = 32
     # Messages/s the bot allows itself across all chats (Telegram's documented limit is
     # about 30); 0 turns PTB's flood limiter off. 429 retry_after is honoured either way.
