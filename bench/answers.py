@@ -12,7 +12,7 @@ Prints, against the targets of the answering issue,
   document, like "营口片区的常住人口有多少?"), on questions asked of the other corpus
   (off-topic) and on the dev files. The defaults in bot/config.py were chosen from it.
 
-    python bench/answers.py [--cmrc] [--calibrate] [--every N] [--json]
+    python bench/answers.py [--cmrc] [--calibrate] [--every N] [--json] [--questions FILE…]
 """
 
 from __future__ import annotations
@@ -70,9 +70,9 @@ def engine_for(name: str, corpus: list[Path], embedder: Embedder, mode: str = "h
     return engine
 
 
-def dev_report(embedder: Embedder) -> dict:
+def dev_report(embedder: Embedder, files: list[Path]) -> dict:
     engine = engine_for("dev_index", [ROOT / "corpus", POLICY_DOCS], embedder)
-    report = evaluate(engine.answer, load_questions(DEV_FILES))
+    report = evaluate(engine.answer, load_questions(files))
     summary = report.summary()
     rows = []
     for key, (label, target, higher) in DEV_TARGETS.items():
@@ -80,8 +80,9 @@ def dev_report(embedder: Embedder) -> dict:
         met = value is not None and (value >= target if higher else value <= target)
         rows.append([label, value, f"{'≥' if higher else '≤'} {target:g}", "yes" if met else "NO"])
     answerable = sum(1 for o in report.outcomes if o.gold.answerable)
+    names = ", ".join(path.name for path in files)
     print(
-        f"\nDev files ({len(report.outcomes)} questions, {answerable} answerable) over "
+        f"\n{names} ({len(report.outcomes)} questions, {answerable} answerable) over "
         "corpus/ + policy_docs, extractive mode:"
     )
     print_table(["metric", "value", "target", "met"], rows)
@@ -178,10 +179,17 @@ def main() -> None:
     parser.add_argument("--calibrate", action="store_true", help="print the refusal sweep")
     parser.add_argument("--every", type=int, default=1, help="only every Nth CMRC question")
     parser.add_argument("--json", action="store_true", help="also print all numbers as JSON")
+    parser.add_argument(
+        "--questions",
+        type=Path,
+        nargs="+",
+        default=DEV_FILES,
+        help="question files about corpus/ and policy_docs (default: ../shared/eval/*.jsonl)",
+    )
     args = parser.parse_args()
     require_shared()
     embedder = make_embedder(Settings())
-    result = {"dev": dev_report(embedder)}
+    result = {"dev": dev_report(embedder, args.questions)}
     if args.cmrc or args.calibrate:
         questions = write_cmrc_corpus(WORK / "cmrc_corpus")[:: args.every]
         if args.cmrc:
