@@ -76,6 +76,8 @@ FOLLOWERS_WITHIN = 0.85  # a second/third sentence joins when it scores this sha
 REPEAT_SHARE = 0.8  # a follower with more of its bigrams already in the answer repeats it
 MIN_FOLLOWER = 20  # characters; a shorter fragment of a following sentence says too little
 TRIM_ABOVE = 60  # characters; longer sentences may be cut to their answering clause
+VALUE_WINDOW = 3  # comma clauses a value answer may span
+_BOOK_TITLE = re.compile(r"《[^《》]*》")
 DANGLING = "；;，,：:、 \n"  # separators left at the end of a clause cut from a sentence
 
 
@@ -269,6 +271,8 @@ def _trim(question: Question, candidate: Candidate, max_chars: int) -> Candidate
     text = candidate.text
     if question.kind != "list" and len(text) > TRIM_ABOVE:
         pieces = clauses(text)
+        if question.needs_value():  # only a clause with the value can answer
+            pieces = [p for p in pieces if _has_value(question, p)] or pieces
         if len(pieces) > 1:
             text = max(pieces, key=lambda p: _piece_score(question, p))
         if question.needs_value() and len(text) > TRIM_ABOVE:
@@ -280,18 +284,28 @@ def _trim(question: Question, candidate: Candidate, max_chars: int) -> Candidate
 
 
 def _value_window(question: Question, pieces: list[str]) -> str | None:
-    """The best comma clause holding the asked value, extended to the left by up to two
-    clauses as long as each adds question terms ("去年年末,营口片区共奖励…406万元")."""
+    """The comma clause holding the asked value with the most question terms, extended
+    by up to two neighbouring clauses as long as each adds question terms: first to the
+    left ("去年年末,营口片区共奖励…406万元"), then to the right ("3月4日,营口片区召开…")."""
     found = [_found_terms(question, p) for p in pieces]
-    values = [i for i, p in enumerate(pieces) if has_value(make_sentence(p).norm, question)]
+    values = [i for i, p in enumerate(pieces) if _has_value(question, p)]
     if not values:
         return None
-    end = max(values, key=lambda i: len(found[i]))
-    start, covered = end, set(found[end])
-    while start > 0 and end - start < 2 and found[start - 1] - covered:
+    start = end = max(values, key=lambda i: len(found[i]))
+    covered = set(found[end])
+    while start > 0 and end - start < VALUE_WINDOW - 1 and found[start - 1] - covered:
         start -= 1
         covered |= found[start]
+    while end + 1 < len(pieces) and end - start < VALUE_WINDOW - 1 and found[end + 1] - covered:
+        end += 1
+        covered |= found[end]
     return "".join(pieces[start : end + 1])
+
+
+def _has_value(question: Question, piece: str) -> bool:
+    """Whether a clause holds the asked value outside 《…》: the year in a document's
+    title ("《2022年招商引资工作方案》") names the document, it is not a date."""
+    return has_value(make_sentence(_BOOK_TITLE.sub("", piece)).norm, question)
 
 
 def _found_terms(question: Question, piece: str) -> set[str]:
@@ -300,7 +314,7 @@ def _found_terms(question: Question, piece: str) -> set[str]:
 
 
 def _piece_score(question: Question, piece: str) -> float:
-    value = question.needs_value() and has_value(make_sentence(piece).norm, question)
+    value = question.needs_value() and _has_value(question, piece)
     return len(_found_terms(question, piece)) + (2 if value else 0)
 
 

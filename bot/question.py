@@ -325,8 +325,22 @@ def expected_units(normalised: str) -> tuple[str, ...]:
         return tuple(same) or (re.escape(unit),)
     if re.search(r"多少钱|几块钱", normalised):
         return (UNIT_CLASSES["money"][0],)
+    named = _units_after_interrogative(normalised)
+    if named:
+        return named
     units = [pattern for pattern, cues in UNIT_CLASSES.values() if re.search(cues, normalised)]
     return tuple(units)
+
+
+def _units_after_interrogative(normalised: str) -> tuple[str, ...]:
+    """The unit classes of a unit word right after 多少/几 ("多少个工作日", "多少平方公里",
+    "多少万元"): what the question itself says the value is measured in."""
+    for asked in re.finditer(r"(?:多少|几)个?[万亿千百]?", normalised):
+        rest = normalised[asked.end() :]
+        same = tuple(p for p, _ in UNIT_CLASSES.values() if re.match(rf"(?:{p})", rest))
+        if same:
+            return same
+    return ()
 
 
 def has_person(text: str, besides: tuple[str, ...] = ()) -> bool:

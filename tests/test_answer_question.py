@@ -51,6 +51,14 @@ def test_units_follow_the_measure_word_or_the_dimension_asked_about():
     assert has_value("一般类企业两小时办照", analyse("一般类企业办照需要多长时间?"))
 
 
+def test_a_unit_named_after_the_interrogative_beats_the_topic_words():
+    # 投资人 would make it a money question; the question says it counts 工作日.
+    q = analyse("企业投资人承诺后，税务机关在多少个工作日内完成核查?")
+    assert has_value("税务机关未在十个工作日内完成核查", q)
+    assert not has_value("投资十万元", q)
+    assert has_value("面积达3.2平方公里", analyse("试验区规划多少平方公里?"))
+
+
 def test_traditional_question_is_matched_in_simplified_and_remembered():
     q = analyse("營口片區去年實際利用外資完成多少?")
     assert q.traditional and "营口" in q.search and "外资" in q.terms

@@ -59,6 +59,24 @@ def test_long_sentence_is_cut_to_the_value_clause_and_what_names_it():
     assert len(text) < 60
 
 
+def test_value_clause_wins_over_a_clause_with_more_question_words():
+    chunk = make_chunk(
+        "第三十七条 外国投资者未按照信息报告制度的要求报送投资信息的，由商务主管部门责令限期改正；"
+        "逾期不改正的，处十万元以上五十万元以下的罚款。"
+    )
+    question = "外国投资者未按信息报告制度报送投资信息、逾期不改正的，罚款是多少?"
+    assert "十万元以上五十万元以下" in answer_texts(question, chunk)[0]
+
+
+def test_a_date_before_its_subject_is_kept_and_a_year_in_a_title_is_not_a_date():
+    chunk = make_chunk(
+        "3月4日,营口片区召开优化营商环境大会,制定并落实《营口片区2022年招商引资工作方案》等"
+        "一揽子工作细则,力争实现服务质效再提升、办事流程再精简。"
+    )
+    text = answer_texts("营口片区优化营商环境大会是哪天召开的?", chunk)[0]
+    assert text.startswith("3月4日,营口片区召开优化营商环境大会")
+
+
 def test_who_question_keeps_the_sentence_with_the_organisation():
     chunk = make_chunk(VILLAGE_TEXT, title=VILLAGE, section="")
     assert "省农研中心" in answer_texts("王志斌来自哪个单位?", chunk)[0]
