@@ -6,7 +6,8 @@ Every sentence of the top passages is scored by
   and section (the topic is often stated once, in a heading), and with its neighbours;
 - how much of the focus (what is asked about: "常住人口有多少" → 常住人口) it names;
 - the question-type cue: a 多少 question wants a number with a fitting unit, a 什么时候
-  question a date, a 谁/哪个单位 question an organisation or a name, and so on;
+  question a date, a 谁/哪个单位 question an organisation or a name, a 哪里 question a
+  place name, and so on;
 - whether it continues the question's own wording around the interrogative ("负面清单由
   谁发布" → "负面清单由国务院发布"), character-bigram overlap (a cheap stand-in for
   synonyms and for words jieba segments differently), how much of it is question terms,
@@ -25,7 +26,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from bot.config import AnswerSettings
-from bot.question import Question, has_value
+from bot.question import Question, has_place, has_value
 from bot.sentences import (
     SPLIT_CACHE,
     Sentence,
@@ -52,7 +53,6 @@ KIND_MARKERS: dict[str, re.Pattern[str]] = {
     ),
     "definition": re.compile(r"是指|所称|称为|是|指|即"),
     "yesno": re.compile(r"不得|应当|可以|禁止|必须|不能|允许|严禁|有权|无权|不予|准予|不应"),
-    "place": re.compile(r"位于|省|市|县|区|国|地区|州|岛|在"),
 }
 SELF_REFERENCE = re.compile(r"本(?:法|条例|办法|规定|决定|细则|规则|意见|方案)")
 LIST_ITEM = re.compile(
@@ -189,7 +189,12 @@ def candidates(question: Question, hits: Sequence[Hit], weigh: TermWeights) -> l
         heading = _heading(place.hit.chunk.title, place.hit.chunk.section)[0]
         focus_cov = focus.share(focus.found(sentence.norm, own, heading))
         bigram = len(qgrams & sentence.bigrams) / len(qgrams) if qgrams else 0.0
-        cue = value if question.needs_value() else bool(marker and marker.search(sentence.norm))
+        if question.needs_value():
+            cue = value
+        elif question.kind == "place":
+            cue = has_place(sentence.norm, question.names)
+        else:
+            cue = bool(marker and marker.search(sentence.norm))
         score = (
             W_SENTENCE * selection
             + W_FOCUS * focus_cov

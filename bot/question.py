@@ -75,7 +75,7 @@ KIND_CUES: tuple[tuple[str, str], ...] = (
     ("howto", r"怎么|如何|怎样|怎么样|通过什么|用什么办法|什么办法|什么方式|什么措施|哪种方式"),
     ("definition", r"是什么|是指什么|什么是|指什么|什么意思|含义|定义|什么性质"),
     ("yesno", r"吗\??$|能否|是否|可否|可不可以|能不能|有没有|会不会|要不要|需不需要"),
-    ("place", r"哪里|在哪|什么地方|哪个地区|哪个城市|哪个国家|何处|哪儿"),
+    ("place", r"哪里|在哪个|在哪|什么地方|哪个地区|哪个城市|哪个国家|何处|哪儿"),
     ("what", r"什么|哪[个一种支所座条部本首国场队届次类只名间张片门]|何种|啥"),
 )
 
@@ -120,7 +120,19 @@ _ANY_NUMBER = re.compile(_NUMERAL)
 # and Latin-script words.
 _NAME_TAGS = frozenset({"ns", "nr", "nrt", "nrfg", "nt", "nz", "eng"})
 _NOUNISH = ("n", "vn", "j", "l", "an", "eng")
+# jieba tags of pronouns, prepositions and conjunctions: words a question leans on but an
+# answer need not repeat.
+_FUNCTION_TAGS = frozenset({"r", "p", "c"})
 _PERSON_TAGS = frozenset({"nr", "nrt", "nrfg"})
+# The most common Chinese surnames (together well over 90% of the population), and the
+# first characters of common compound ones (欧阳, 司马, 诸葛, 上官, 皇甫, 令狐).
+_SURNAMES = frozenset(
+    "王李张刘陈杨黄赵吴周徐孙马胡朱郭何罗高林郑梁谢唐许冯宋韩邓彭曹曾田于萧肖潘袁董叶杜丁"
+    "蒋程余吕魏蔡苏任卢沈姜姚钟崔陆谭汪石傅贾范金方韦夏廖侯白孟邹秦尹江熊薛邱阎闫段雷龙黎"
+    "史陶贺毛郝顾龚邵万覃武钱戴严莫孔向常汤康易乔赖文施洪辛柯庄牛樊葛邢安齐伍耿关兰殷付聂"
+    "申翟祝岳倪童欧司诸上皇令单舒柳左鲁季包鲍焦梅章詹荣涂宁穆甘蓝纪项祁尚路霍盛谷郎卓池"
+    "蒲房滕桂柴晏喻冉温翁管游骆饶苗卜窦车连费宫褚闵解岑缪戚邬尤庞"
+)
 # Roles whose holder is a person: "管委会主任是谁" is answered by a name, not by 管委会.
 _PERSON_ROLE = re.compile(
     r"主任|书记|局长|市长|省长|县长|区长|部长|主席|董事长|总经理|经理|负责人|作者|校长|院长|厂长"
@@ -245,10 +257,13 @@ def _strip(text: str) -> str:
 @lru_cache(maxsize=4096)
 def content_terms(normalised: str) -> tuple[str, ...]:
     """Keyword tokens of the question without its interrogatives and the category words
-    right after them ("哪个单位", "多少时间"), deduplicated in order."""
+    right after them ("哪个单位", "多少时间"), and without pronouns, prepositions and
+    conjunctions ("这个村名", "关于…的报道", "如果…"), deduplicated in order: an answer
+    need not repeat them."""
+    function_words = {w for w, flag in _tagged(normalised) if flag in _FUNCTION_TAGS}
     for cue in _CUES_WITH_FRAME:
         normalised = cue.sub(" ", normalised)
-    return tuple(dict.fromkeys(tokenize(normalised)))
+    return tuple(t for t in dict.fromkeys(tokenize(normalised)) if t not in function_words)
 
 
 @lru_cache(maxsize=4096)
@@ -262,11 +277,13 @@ def _tagged(normalised: str) -> tuple[tuple[str, str], ...]:
 
 
 def proper_names(normalised: str) -> tuple[str, ...]:
-    """Place, person and organisation names (jieba POS tags) of two or more characters."""
+    """Place, person and organisation names (jieba POS tags) of two or more characters.
+    A word tagged as a person's name must start with a common surname: jieba's dictionary
+    tags everyday words such as 换人 or 齐全 as names too."""
     names = [
         part.lower()
         for word, flag in _tagged(normalised)
-        if flag in _NAME_TAGS
+        if flag in _NAME_TAGS and (flag not in _PERSON_TAGS or word[0] in _SURNAMES)
         for part in re.split(r"[和与及、]", word)  # jieba tags "江文也和郭芝苑" as one name
         if len(part) >= 2 and has_words(part) and part not in _FRAME_WORDS
     ]
@@ -345,15 +362,24 @@ def _units_after_interrogative(normalised: str) -> tuple[str, ...]:
 
 def has_person(text: str, besides: tuple[str, ...] = ()) -> bool:
     """Does the (normalised) text name a person other than those in `besides`?"""
-    return any(name not in besides for name in _person_names(text))
+    return any(flag in _PERSON_TAGS and w not in besides for w, flag in _names_in(text))
+
+
+def has_place(text: str, besides: tuple[str, ...] = ()) -> bool:
+    """Does the (normalised) text name a place other than those in `besides`?"""
+    return any(flag == "ns" and w not in besides for w, flag in _names_in(text))
 
 
 @lru_cache(maxsize=20_000)
-def _person_names(text: str) -> tuple[str, ...]:
+def _names_in(text: str) -> tuple[tuple[str, str], ...]:
+    """Person and place names (jieba tags) of two or more characters in a sentence."""
     import jieba.posseg
 
-    words = jieba.posseg.lcut(text)
-    return tuple(w.word for w in words if w.flag in _PERSON_TAGS and len(w.word) >= 2)
+    return tuple(
+        (w.word, w.flag)
+        for w in jieba.posseg.lcut(text)
+        if (w.flag in _PERSON_TAGS or w.flag == "ns") and len(w.word) >= 2
+    )
 
 
 def has_value(sentence: str, question: Question) -> bool:

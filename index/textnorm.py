@@ -1,7 +1,8 @@
 """Normalisation and word segmentation used for search only; display text is never altered.
 
-Both documents and queries go through the same steps, so a Traditional-Chinese or
-full-width query meets the Simplified, half-width documents on equal terms.
+Both documents and queries go through the same steps, so a Traditional-Chinese, full-width
+or abbreviated (自贸港) query meets the Simplified, half-width, spelled-out (自由贸易港)
+documents on equal terms.
 """
 
 from __future__ import annotations
@@ -46,8 +47,10 @@ def _jieba():
 
 
 def normalize(text: str) -> str:
-    """NFKC (full-width → half-width) and Traditional → Simplified, for matching only."""
-    return _t2s().convert(unicodedata.normalize("NFKC", text))
+    """NFKC (full-width → half-width), Traditional → Simplified and the zone names in one
+    form, for matching only. Laws write 自由贸易试验区/自由贸易港, people and the press
+    自贸试验区/自贸港/自贸区: both become 自贸…, in documents and questions alike."""
+    return _t2s().convert(unicodedata.normalize("NFKC", text)).replace("自由贸易", "自贸")
 
 
 def to_traditional(text: str) -> str:

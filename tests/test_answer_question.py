@@ -32,6 +32,25 @@ def test_question_type_comes_from_the_interrogative(question, kind):
 def test_terms_leave_out_interrogatives_and_the_category_word_after_them():
     q = analyse("王志斌来自哪个单位?")
     assert q.terms == ("王志斌", "来自") and q.names == ("王志斌",)
+    assert "城市" not in analyse("王志斌的家在哪个城市?").terms
+
+
+def test_terms_leave_out_pronouns_prepositions_and_conjunctions():
+    assert analyse("崔家席坊这个村名是怎么得来的?").terms[:2] == ("崔家席坊", "村名")
+    terms = analyse("如果企业按照规定申报，应当由哪个部门审核?").terms
+    assert not {"如果", "按照", "由"} & set(terms) and {"企业", "申报", "审核"} <= set(terms)
+
+
+def test_only_words_that_can_be_names_are_required_names():
+    # jieba's dictionary tags 换人 as a transliterated name and 许可 as a person's name.
+    assert analyse("在河南投资，领导换人了，优惠条件还算数吗?").names == ("河南",)
+    assert analyse("王志斌来自哪个单位?").names == ("王志斌",)
+    assert "临港" in analyse("上海自贸试验区临港新片区有哪些税收优惠?").names
+
+
+def test_abbreviated_zone_names_meet_the_spelled_out_ones():
+    assert analyse("海南自贸港对外商投资实行什么制度?").search.startswith("海南自贸港")
+    assert "自贸港" in analyse("海南自由贸易港对外商投资实行什么制度?").terms
 
 
 def test_focus_is_what_is_asked_about():

@@ -77,6 +77,16 @@ def test_a_date_before_its_subject_is_kept_and_a_year_in_a_title_is_not_a_date()
     assert text.startswith("3月4日,营口片区召开优化营商环境大会")
 
 
+def test_where_question_prefers_the_sentence_naming_a_place():
+    chunk = make_chunk(
+        "王志斌深谋远虑,在文明城市创建中凸显价值,搞成全市商户的聚集地。"
+        "去年9月末的一个星期六,王志斌刚走进沈阳的家门,就匆忙下楼开车往回赶。",
+        title=VILLAGE,
+        section="",
+    )
+    assert "沈阳" in answer_texts("王志斌的家在哪个城市?", chunk)[0]
+
+
 def test_who_question_keeps_the_sentence_with_the_organisation():
     chunk = make_chunk(VILLAGE_TEXT, title=VILLAGE, section="")
     assert "省农研中心" in answer_texts("王志斌来自哪个单位?", chunk)[0]
