@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from index.textnorm import is_traditional, normalize, tokenize
+from index.textnorm import is_traditional, normalize, pos_tags, tokenize
 
 # --------------------------------------------------------------------------- cleaning
 
@@ -137,6 +137,7 @@ _SURNAMES = frozenset(
 _PERSON_ROLE = re.compile(
     r"主任|书记|局长|市长|省长|县长|区长|部长|主席|董事长|总经理|经理|负责人|作者|校长|院长|厂长"
     r"|村长|队长|领导人|创始人|创办人|法定代表人|总裁|行长|社长|主编|导演|编剧|教练|妻子|丈夫"
+    r"|记者|通讯员|编辑|摄影师"
     r"|儿子|女儿|父亲|母亲"
 )
 _COPULAS = frozenset("是 有 为 叫 叫做 称为 指 是指 指的是 达到 达 约 共 共有 一共 总共 了".split())
@@ -270,10 +271,8 @@ def content_terms(normalised: str) -> tuple[str, ...]:
 def _tagged(normalised: str) -> tuple[tuple[str, str], ...]:
     """jieba words with part-of-speech tags; interrogatives are set apart first so that
     "多大面积" is not segmented as 多 + 大面积."""
-    import jieba.posseg
-
     spaced = _INTERROGATIVE.sub(r" \g<0> ", normalised)
-    return tuple((w.word, w.flag) for w in jieba.posseg.lcut(spaced) if w.word.strip())
+    return tuple((word, flag) for word, flag in pos_tags(spaced) if word.strip())
 
 
 def proper_names(normalised: str) -> tuple[str, ...]:
@@ -373,12 +372,10 @@ def has_place(text: str, besides: tuple[str, ...] = ()) -> bool:
 @lru_cache(maxsize=20_000)
 def _names_in(text: str) -> tuple[tuple[str, str], ...]:
     """Person and place names (jieba tags) of two or more characters in a sentence."""
-    import jieba.posseg
-
     return tuple(
-        (w.word, w.flag)
-        for w in jieba.posseg.lcut(text)
-        if (w.flag in _PERSON_TAGS or w.flag == "ns") and len(w.word) >= 2
+        (word, flag)
+        for word, flag in pos_tags(text)
+        if (flag in _PERSON_TAGS or flag == "ns") and len(word) >= 2
     )
 
 

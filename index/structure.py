@@ -3,7 +3,8 @@
 Input is what the loaders produce: policy documents with markdown `#` headings or plain
 "第一章 总则" lines and "第X条" articles, and newspaper pages extracted line by line, where
 sentences are broken across blank lines and photo captions, bylines and column labels sit
-between the paragraphs. Each line is first classified on its own (with the blank lines
+between the paragraphs (captions and labels are dropped; a byline stays, as a paragraph of
+its own). Each line is first classified on its own (with the blank lines
 around it as context), then lines are assembled into paragraphs, sections and documents.
 
 Paragraphs are built only from whole source lines joined across whitespace, so every
@@ -113,7 +114,7 @@ class _Kind(Enum):
     TABLE = "table"  # "| a | b |" row: a paragraph of its own
     HEADING = "heading"
     SUBTITLE = "subtitle"  # "——…": part of the title when right under it, else body
-    BYLINE = "byline"  # dropped, but marks the start of a news article
+    BYLINE = "byline"  # a paragraph of its own ("who wrote it?"); marks a news article
     NOISE = "noise"  # captions, credits, column labels, page numbers, markup: dropped
 
 
@@ -354,11 +355,11 @@ class _Assembler:
                 self.pending.lines.append(line)
             elif line.kind in (_Kind.BODY, _Kind.SUBTITLE):
                 self._body(line)
-            elif line.kind == _Kind.TABLE:
+            elif line.kind in (_Kind.TABLE, _Kind.BYLINE):
                 self._end_paragraph()
                 self.pending.lines.append(line)
                 self._end_paragraph()
-            else:  # bylines and noise: dropped, and nothing joins across them
+            else:  # noise: dropped, and nothing joins across it
                 self._end_paragraph()
         self._end_document()
         return self.documents

@@ -69,3 +69,11 @@ def tokenize(text: str) -> list[str]:
     without punctuation and stopwords."""
     words = _jieba().lcut_for_search(normalize(text).lower())
     return [w for w in words if _WORD.search(w) and w not in STOPWORDS and not w.isspace()]
+
+
+def pos_tags(text: str) -> list[tuple[str, str]]:
+    """jieba's words of `text` (as given, not normalised) with part-of-speech tags."""
+    _jieba()  # initialised here, quietly, before jieba.posseg would do it noisily
+    import jieba.posseg
+
+    return [(w.word, w.flag) for w in jieba.posseg.lcut(text)]

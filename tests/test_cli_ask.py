@@ -134,7 +134,7 @@ def test_eval_names_a_bad_golden_line(zonebot, tmp_path):
 
 
 def test_ask_in_a_fresh_process(config):
-    """The real command: model and index load, answer printed, no traceback."""
+    """The real command: model and index load, answer printed, nothing else on stderr."""
     result = subprocess.run(
         [sys.executable, "-m", "bot", "--config", str(config), "ask", "--jsonl", "-"],
         input=f"{QUESTION}\n",
@@ -145,3 +145,4 @@ def test_ask_in_a_fresh_process(config):
     )
     assert result.returncode == 0, result.stderr
     assert "102.25亿元" in json.loads(result.stdout)["answer"]
+    assert "jieba" not in result.stderr and "prefix dict" not in result.stderr
