@@ -105,6 +105,10 @@ UNIT_CLASSES: dict[str, tuple[str, str]] = {
 }
 
 _NUMERAL = r"(?:\d+(?:[.,]\d+)*|[零〇一二两三四五六七八九十百千万亿]+)"
+# "多少平方公里", "几个工作日": the interrogative with the unit it asks in.
+_ASKED_WITH_UNIT = re.compile(
+    rf"(?:多少|几)个?[万亿千百]?(?:{'|'.join(units for units, _ in UNIT_CLASSES.values())})"
+)
 # "多少项" / "几个" / "多少亿元": an explicit measure word after the interrogative.
 _ASKED_UNIT = re.compile(r"(?:多少|几)(?:个)?([万亿千百]?[\u4e00-\u9fff%])")
 _MEASURE_WORDS = frozenset(_COUNTED.replace("个", "") + "米")
@@ -152,7 +156,7 @@ _FRAME_WORDS = (
     "方式 办法 措施 东西 原因 理由 目的 意义 作用 用途 要求 规定 意思 含义 定义 概念 类型 "
     "种类 性质 特点 特征 特色 优势 颜色 形状 外观 外形 样子 名字 名称 全称 简称 别称 称号 "
     "职业 职务 职位 官职 身份 地位 国籍 籍贯 作品 著作 奖项 荣誉 成就 学科 专业 学位 学校 "
-    "人 人物 国家 地区 城市 事情 问题 结果 影响 关系".split()
+    "人 人物 国家 地区 城市 事情 问题 结果 影响 关系 额度 数额 数量 数目 幅度".split()
 )
 # Interrogatives with the category word after them, one pattern per question type, removed
 # in type order (so "哪一年" goes as a whole before "在哪" could take its first half).
@@ -257,11 +261,12 @@ def _strip(text: str) -> str:
 
 @lru_cache(maxsize=4096)
 def content_terms(normalised: str) -> tuple[str, ...]:
-    """Keyword tokens of the question without its interrogatives and the category words
-    right after them ("哪个单位", "多少时间"), and without pronouns, prepositions and
-    conjunctions ("这个村名", "关于…的报道", "如果…"), deduplicated in order: an answer
-    need not repeat them."""
+    """Keyword tokens of the question without its interrogatives and the category or unit
+    words right after them ("哪个单位", "多少时间", "多少平方公里"), and without pronouns,
+    prepositions and conjunctions ("这个村名", "关于…的报道", "如果…"), deduplicated in
+    order: an answer need not repeat them."""
     function_words = {w for w, flag in _tagged(normalised) if flag in _FUNCTION_TAGS}
+    normalised = _ASKED_WITH_UNIT.sub(" ", normalised)  # the unit is checked as a value
     for cue in _CUES_WITH_FRAME:
         normalised = cue.sub(" ", normalised)
     return tuple(t for t in dict.fromkeys(tokenize(normalised)) if t not in function_words)

@@ -24,8 +24,6 @@ from bot.extractive import Candidate, term_forms
 from bot.question import Question, has_person
 from index.textnorm import normalize
 
-FOCUS_KINDS = frozenset({"list", "quantity"})
-
 
 @dataclass(frozen=True)
 class Verdict:
@@ -46,12 +44,14 @@ class Gate:
         self.question = question
         self.ranked = ranked
         self.settings = settings
-        # Only list and quantity answers must name their focus ("有哪些税收优惠", "常住人口
-        # 有多少"), and only when some retrieved sentence mentions it at all. Measured on
-        # CMRC dev, requiring it of other question types refused more right answers
-        # (职业是什么 → 足球运动员) than wrong ones.
-        self.focus_required = question.kind in FOCUS_KINDS and any(
-            c.focus_coverage > 0 for c in ranked
+        # Only quantity and list answers must name their focus ("常住人口有多少", "有哪些
+        # 税收优惠"); a list's only when some retrieved sentence mentions it at all, since
+        # lists often leave their category unsaid ("哪些功能区" → 农业公园、水产养殖区…).
+        # Measured on CMRC dev, requiring it of other question types refused more right
+        # answers (职业是什么 → 足球运动员) than wrong ones.
+        self.focus_required = bool(question.focus) and (
+            question.kind == "quantity"
+            or (question.kind == "list" and any(c.focus_coverage > 0 for c in ranked))
         )
         self.documents = _retrieved_documents(ranked)
 

@@ -75,7 +75,9 @@ def test_a_unit_named_after_the_interrogative_beats_the_topic_words():
     q = analyse("企业投资人承诺后，税务机关在多少个工作日内完成核查?")
     assert has_value("税务机关未在十个工作日内完成核查", q)
     assert not has_value("投资十万元", q)
-    assert has_value("面积达3.2平方公里", analyse("试验区规划多少平方公里?"))
+    area = analyse("试验区规划面积是多少平方公里?")
+    assert has_value("面积达3.2平方公里", area)
+    assert not {"平方", "公里", "平方公里"} & set(area.terms)  # checked as the value's unit
 
 
 def test_traditional_question_is_matched_in_simplified_and_remembered():

@@ -31,6 +31,17 @@ def test_quantity_without_a_value_of_the_asked_kind_is_refused():
     assert not v.found
 
 
+def test_a_value_for_another_measure_of_the_same_kind_is_refused():
+    # 盘活面积 is an area, but the question asks for the planned area (规划面积), which no
+    # passage mentions. Coverage checks are off: the focus check alone must refuse it.
+    chunk = make_chunk(
+        "加快盘活存量资源,盘活闲置厂房16处,盘活面积8.1万平方米,通过盘活闲置厂房落地项目7个。"
+    )
+    lenient = {"min_sentence_coverage": 0.0, "min_context_coverage": 0.0}
+    assert not verdict("营口片区的规划面积是多少平方公里?", chunk, **lenient).found
+    assert verdict("营口片区的盘活面积是多少平方米?", chunk, **lenient).found
+
+
 def test_a_name_the_passage_never_mentions_is_refused():
     chunk = make_chunk(
         "第三十三条 自贸试验区按照国家规定，实施促进投资和贸易的有关税收政策。", SHANGHAI_FTZ
