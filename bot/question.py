@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from index.textnorm import is_traditional, normalize, pos_tags, tokenize
+from index.textnorm import is_traditional, normalize, pos_tags, tokenize, word_frequency
 
 # --------------------------------------------------------------------------- cleaning
 
@@ -128,6 +128,7 @@ _NOUNISH = ("n", "vn", "j", "l", "an", "eng")
 # answer need not repeat.
 _FUNCTION_TAGS = frozenset({"r", "p", "c"})
 _PERSON_TAGS = frozenset({"nr", "nrt", "nrfg"})
+_EVERYDAY_FREQUENCY = 100  # jieba dictionary count: 换人 167, 天成 46, 博落回 2
 # The most common Chinese surnames (together well over 90% of the population), and the
 # first characters of common compound ones (欧阳, 司马, 诸葛, 上官, 皇甫, 令狐).
 _SURNAMES = frozenset(
@@ -280,14 +281,18 @@ def _tagged(normalised: str) -> tuple[tuple[str, str], ...]:
     return tuple((word, flag) for word, flag in pos_tags(spaced) if word.strip())
 
 
+def _everyday_word(word: str) -> bool:
+    return word_frequency(word) >= _EVERYDAY_FREQUENCY and word[0] not in _SURNAMES
+
+
 def proper_names(normalised: str) -> tuple[str, ...]:
     """Place, person and organisation names (jieba POS tags) of two or more characters.
-    A word tagged as a person's name must start with a common surname: jieba's dictionary
-    tags everyday words such as 换人 or 齐全 as names too."""
+    jieba's dictionary also tags some everyday words as people's names (换人); a common
+    dictionary word tagged so counts only when it starts with a common surname."""
     names = [
         part.lower()
         for word, flag in _tagged(normalised)
-        if flag in _NAME_TAGS and (flag not in _PERSON_TAGS or word[0] in _SURNAMES)
+        if flag in _NAME_TAGS and not (flag in _PERSON_TAGS and _everyday_word(word))
         for part in re.split(r"[和与及、]", word)  # jieba tags "江文也和郭芝苑" as one name
         if len(part) >= 2 and has_words(part) and part not in _FRAME_WORDS
     ]

@@ -43,6 +43,9 @@ def _jieba():
 
     jieba.setLogLevel(60)
     jieba.initialize()
+    # Rules say "十五日内向海关申报" (within 15 days, to customs) all the time and never
+    # mean 内向 (introverted), which jieba's dictionary would cut out of it.
+    jieba.del_word("内向")
     return jieba
 
 
@@ -77,3 +80,8 @@ def pos_tags(text: str) -> list[tuple[str, str]]:
     import jieba.posseg
 
     return [(w.word, w.flag) for w in jieba.posseg.lcut(text)]
+
+
+def word_frequency(word: str) -> int:
+    """How often `word` occurs in jieba's dictionary corpus (0 for unknown words)."""
+    return _jieba().dt.FREQ.get(word, 0) or 0

@@ -41,11 +41,17 @@ def test_terms_leave_out_pronouns_prepositions_and_conjunctions():
     assert not {"如果", "按照", "由"} & set(terms) and {"企业", "申报", "审核"} <= set(terms)
 
 
+def test_within_n_days_to_an_authority_is_not_cut_as_introverted():
+    q = analyse("进口货物的收货人应当自申报进境之日起多少日内向海关申报?")
+    assert "内向" not in q.terms and {"海关", "申报"} <= set(q.terms)
+
+
 def test_only_words_that_can_be_names_are_required_names():
     # jieba's dictionary tags 换人 as a transliterated name and 许可 as a person's name.
     assert analyse("在河南投资，领导换人了，优惠条件还算数吗?").names == ("河南",)
     assert analyse("王志斌来自哪个单位?").names == ("王志斌",)
     assert "临港" in analyse("上海自贸试验区临港新片区有哪些税收优惠?").names
+    assert "米泽" in analyse("米泽车站在哪里?").names  # unknown to the dictionary: a name
 
 
 def test_abbreviated_zone_names_meet_the_spelled_out_ones():
