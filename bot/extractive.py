@@ -77,6 +77,7 @@ REPEAT_SHARE = 0.8  # a follower with more of its bigrams already in the answer 
 MIN_FOLLOWER = 20  # characters; a shorter fragment of a following sentence says too little
 TRIM_ABOVE = 60  # characters; longer sentences may be cut to their answering clause
 VALUE_WINDOW = 3  # comma clauses a value answer may span
+SLOT_DECISIVE = 0.5  # clause choice: alignment with the question's wording that decides
 _BOOK_TITLE = re.compile(r"《[^《》]*》")
 DANGLING = "；;，,：:、 \n"  # separators left at the end of a clause cut from a sentence
 
@@ -279,7 +280,7 @@ def _trim(question: Question, candidate: Candidate, max_chars: int) -> Candidate
         if question.needs_value():  # only a clause with the value can answer
             pieces = [p for p in pieces if _has_value(question, p)] or pieces
         if len(pieces) > 1:
-            text = max(pieces, key=lambda p: _piece_score(question, p))
+            text = _best_clause(question, pieces)
         if question.needs_value() and len(text) > TRIM_ABOVE:
             text = _value_window(question, comma_clauses(text)) or text
     if len(text) > max_chars:
@@ -321,6 +322,18 @@ def _found_terms(question: Question, piece: str) -> set[str]:
 def _piece_score(question: Question, piece: str) -> float:
     value = question.needs_value() and _has_value(question, piece)
     return len(_found_terms(question, piece)) + (2 if value else 0)
+
+
+def _best_clause(question: Question, pieces: list[str]) -> str:
+    """The clause that continues the question's own wording around its interrogative,
+    when one does so clearly and alone ("又拒不改正的，怎么罚" → "拒不改正的，处…罚款"); else the
+    one with the most question terms (and the asked value). The clause that restates the
+    question's premise shares more words but holds the answer less often."""
+    alignment = [_slot_alignment(question.slot, make_sentence(p).norm) for p in pieces]
+    best, runner_up = sorted(alignment, reverse=True)[:2]
+    if best >= SLOT_DECISIVE and best > runner_up:
+        return pieces[alignment.index(best)]
+    return max(pieces, key=lambda p: _piece_score(question, p))
 
 
 def _extend_list(question: Question, candidate: Candidate, max_chars: int) -> Candidate:

@@ -70,6 +70,15 @@ def test_value_clause_wins_over_a_clause_with_more_question_words():
     )
 
 
+def test_the_clause_continuing_the_questions_wording_beats_its_restated_premise():
+    answer = first_answer(
+        "供电企业年供电可靠率低于国家规定、又拒不改正的，怎么罚?",
+        "市城市管理部门应当加强对供电企业年供电可靠率的监督，对年供电可靠率低于国家规定的，"
+        "责令改正；拒不改正的，处五万元以上五十万元以下罚款。",
+    )
+    assert answer.startswith("拒不改正的，处五万元以上五十万元以下罚款")
+
+
 def test_a_date_before_its_subject_is_kept_and_a_year_in_a_title_is_not_a_date():
     assert first_answer(
         "营口片区优化营商环境大会是哪天召开的?",
