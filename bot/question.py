@@ -157,7 +157,8 @@ _FRAME_WORDS = (
     "方式 办法 措施 东西 原因 理由 目的 意义 作用 用途 要求 规定 意思 含义 定义 概念 类型 "
     "种类 性质 特点 特征 特色 优势 颜色 形状 外观 外形 样子 名字 名称 全称 简称 别称 称号 "
     "职业 职务 职位 官职 身份 地位 国籍 籍贯 作品 著作 奖项 荣誉 成就 学科 专业 学位 学校 "
-    "人 人物 国家 地区 城市 事情 问题 结果 影响 关系 额度 数额 数量 数目 幅度".split()
+    "人 人物 国家 地区 城市 事情 问题 结果 影响 关系 额度 数额 数量 数目 幅度 目标 任务 "
+    "举措".split()
 )
 # Interrogatives with the category word after them, one pattern per question type, removed
 # in type order (so "哪一年" goes as a whole before "在哪" could take its first half).

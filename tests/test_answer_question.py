@@ -63,6 +63,7 @@ def test_focus_is_what_is_asked_about():
     assert analyse("营口片区的常住人口有多少?").focus == ("常住", "常住人口")
     assert analyse("上海自贸试验区临港新片区有哪些税收优惠?").focus == ("税收", "优惠")
     assert analyse("国家对政务服务事项的在线办理有什么要求?").focus == ()
+    assert analyse("营口片区力争实现哪些目标?").focus == ()  # the answer lists the goals
 
 
 def test_units_follow_the_measure_word_or_the_dimension_asked_about():
