@@ -90,7 +90,7 @@ class Candidate:
     sentence: Sentence
     text: str  # what the answer quotes: the sentence or the clause cut from it
     score: float
-    coverage: float  # share of question term weight inside the sentence
+    coverage: float  # share of the question's term weight (bar its title's) in the sentence
     context_coverage: float  # … inside the sentence and its surroundings
     focus_coverage: float  # share of the focus terms' weight in the sentence or headings
     value: bool  # holds the value type the question asks for
@@ -162,6 +162,7 @@ class _Place:
     own: str  # the title, when the sentence refers to its own law ("本法")
     in_sentence: frozenset[str]
     in_heading: frozenset[str]
+    in_title: frozenset[str]
     around: frozenset[str]  # in the sentence, its neighbours and the headings
 
 
@@ -183,7 +184,10 @@ def candidates(question: Question, hits: Sequence[Hit], weigh: TermWeights) -> l
     for place in places:
         sentence, own = place.sentence, place.own
         value = has_value(sentence.norm, question)
-        cov = terms.share(place.in_sentence)
+        # Terms the document's title names (外商投资法, 营口片区的报告) pick the document;
+        # the sentence is judged on the rest of the question.
+        asked = [t for t in terms.weights if t not in place.in_title]
+        cov = terms.share(place.in_sentence, asked) if asked else terms.share(place.in_sentence)
         ctx = terms.share(place.around)
         selection = terms.share(place.in_sentence | place.in_heading, matchable)
 
@@ -222,12 +226,12 @@ def _places(hits: Sequence[Hit], terms: _Terms) -> Iterator[_Place]:
     for hit in hits:
         sentences = split_sentences(hit.chunk.text)
         heading, title = _heading(hit.chunk.title, hit.chunk.section)
-        in_heading = terms.found(heading)
+        in_heading, in_title = terms.found(heading), terms.found(title)
         owns = [title if SELF_REFERENCE.search(s.norm) else "" for s in sentences]
         found = [terms.found(s.norm, own) for s, own in zip(sentences, owns, strict=True)]
         for i, sentence in enumerate(sentences):
             around = in_heading.union(*found[max(0, i - 1) : i + 2])
-            yield _Place(hit, sentence, owns[i], found[i], in_heading, around)
+            yield _Place(hit, sentence, owns[i], found[i], in_heading, in_title, around)
 
 
 def compose(

@@ -73,6 +73,14 @@ def test_a_role_question_needs_a_person_in_the_sentence():
     assert not verdict("营口片区管委会主任是谁?", make_chunk("管委会行政审批大厅启动运行。")).found
 
 
+def test_words_of_the_documents_title_need_not_be_repeated_by_the_sentence():
+    byline = make_chunk("本报记者 佟利德", section="")
+    v = verdict(
+        "《走创新路 闯改革关 书发展篇》这篇报告是哪位记者写的?", byline, make_chunk(YINGKOU_TEXT)
+    )
+    assert v.found and "佟利德" in v.best.sentence.text
+
+
 def test_off_topic_question_is_refused_and_thresholds_matter():
     chunk = make_chunk(YINGKOU_TEXT)
     assert not verdict("明天北京天气怎么样?", chunk).found
