@@ -85,6 +85,8 @@ def test_a_unit_named_after_the_interrogative_beats_the_topic_words():
     area = analyse("试验区规划面积是多少平方公里?")
     assert has_value("面积达3.2平方公里", area)
     assert not {"平方", "公里", "平方公里"} & set(area.terms)  # checked as the value's unit
+    fine = analyse("行业协会组织垄断协议的，由市场监管部门罚多少?")
+    assert has_value("处二十万元以上五十万元以下的罚款", fine) and not has_value("第三项", fine)
     fewer = analyse("办证要交的材料比以前少了多少?")  # a comparison: by how much (%)
     assert has_value("审批材料压缩32%", fewer) and not has_value("对5个行业试点", fewer)
 
