@@ -184,10 +184,12 @@ def candidates(question: Question, hits: Sequence[Hit], weigh: TermWeights) -> l
     for place in places:
         sentence, own = place.sentence, place.own
         value = has_value(sentence.norm, question)
-        # Terms the document's title names (外商投资法, 营口片区的报告) pick the document;
-        # the sentence is judged on the rest of the question.
+        # Terms the document's title names (外商投资法, 营口片区的报告) may only pick the
+        # document: the sentence is also judged on the rest of the question alone.
         asked = [t for t in terms.weights if t not in place.in_title]
-        cov = terms.share(place.in_sentence, asked) if asked else terms.share(place.in_sentence)
+        cov = terms.share(place.in_sentence)
+        if asked:
+            cov = max(cov, terms.share(place.in_sentence, asked))
         ctx = terms.share(place.around)
         selection = terms.share(place.in_sentence | place.in_heading, matchable)
 
