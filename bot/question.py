@@ -104,7 +104,7 @@ UNIT_CLASSES: dict[str, tuple[str, str]] = {
     "people": (r"人|名|位|万人|人次", r"人口|人数|员工|职工|多少人|几人|成员|会员"),
 }
 
-_NUMERAL = r"(?:\d+(?:[.,]\d+)*|[零〇一二两三四五六七八九十百千万亿]+)"
+_NUMERAL = r"(?:\d+(?:[.,]\d+)*|[零〇一二两三四五六七八九十百千万亿半]+)"  # 半个工作日
 # "多少平方公里", "几个工作日": the interrogative with the unit it asks in.
 _ASKED_WITH_UNIT = re.compile(
     rf"(?:多少|几)个?[万亿千百]?(?:{'|'.join(units for units, _ in UNIT_CLASSES.values())})"

@@ -75,6 +75,7 @@ def test_units_follow_the_measure_word_or_the_dimension_asked_about():
     area = analyse("营东大集有多大面积?")
     assert has_value("有4万多平方米", area) and not has_value("有4个出口", area)
     assert has_value("一般类企业两小时办照", analyse("一般类企业办照需要多长时间?"))
+    assert has_value("半个工作日开办", analyse("企业开办要多久?"))
 
 
 def test_a_unit_named_after_the_interrogative_beats_the_topic_words():
