@@ -3,8 +3,8 @@
 Independent of any transport: the CLI, the terminal chat and the Telegram bot all call
 `AnswerEngine.answer(question, conversation)`. The engine is built once per process
 (`from_settings` loads the model and the index) and is safe to call from many threads:
-the embedder serialises only tokenisation, and everything else works on immutable data
-and thread-safe caches.
+questions asked at once share one embedding pass (`index.batching`), and everything
+else works on immutable data and thread-safe caches.
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ from bot.sentences import (
     char_bigrams,
     clauses,
     comma_clauses,
-    make_sentence,
+    normalised,
     split_sentences,
 )
 from index.documents import Chunk, Hit
@@ -317,11 +317,11 @@ def _value_window(question: Question, pieces: list[str]) -> str | None:
 def _has_value(question: Question, piece: str) -> bool:
     """Whether a clause holds the asked value outside 《…》: the year in a document's
     title ("《2022年招商引资工作方案》") names the document, it is not a date."""
-    return has_value(make_sentence(_BOOK_TITLE.sub("", piece)).norm, question)
+    return has_value(normalised(_BOOK_TITLE.sub("", piece)), question)
 
 
 def _found_terms(question: Question, piece: str) -> set[str]:
-    norm = make_sentence(piece).norm
+    norm = normalised(piece)
     return {t for t in question.terms if any(f in norm for f in term_forms(t))}
 
 
@@ -335,7 +335,7 @@ def _best_clause(question: Question, pieces: list[str]) -> str:
     when one does so clearly and alone ("又拒不改正的，怎么罚" → "拒不改正的，处…罚款"); else the
     one with the most question terms (and the asked value). The clause that restates the
     question's premise shares more words but holds the answer less often."""
-    alignment = [_slot_alignment(question.slot, make_sentence(p).norm) for p in pieces]
+    alignment = [_slot_alignment(question.slot, normalised(p)) for p in pieces]
     best, runner_up = sorted(alignment, reverse=True)[:2]
     if best >= SLOT_DECISIVE and best > runner_up:
         return pieces[alignment.index(best)]

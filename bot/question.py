@@ -107,7 +107,7 @@ UNIT_CLASSES: dict[str, tuple[str, str]] = {
 _NUMERAL = r"(?:\d+(?:[.,]\d+)*|[零〇一二两三四五六七八九十百千万亿半]+)"  # 半个工作日
 # "多少平方公里", "几个工作日": the interrogative with the unit it asks in.
 _ASKED_WITH_UNIT = re.compile(
-    rf"(?:多少|几)个?[万亿千百]?(?:{'|'.join(units for units, _ in UNIT_CLASSES.values())})"
+    rf"(?:多少|几)个?[万亿千百]?(?P<unit>{'|'.join(units for units, _ in UNIT_CLASSES.values())})"
 )
 # "多少项" / "几个" / "多少亿元": an explicit measure word after the interrogative.
 _ASKED_UNIT = re.compile(r"(?:多少|几)(?:个)?([万亿千百]?[\u4e00-\u9fff%])")
@@ -362,12 +362,10 @@ def expected_units(normalised: str) -> tuple[str, ...]:
 def _units_after_interrogative(normalised: str) -> tuple[str, ...]:
     """The unit classes of a unit word right after 多少/几 ("多少个工作日", "多少平方公里",
     "多少万元"): what the question itself says the value is measured in."""
-    for asked in re.finditer(r"(?:多少|几)个?[万亿千百]?", normalised):
-        rest = normalised[asked.end() :]
-        same = tuple(p for p, _ in UNIT_CLASSES.values() if re.match(rf"(?:{p})", rest))
-        if same:
-            return same
-    return ()
+    asked = _ASKED_WITH_UNIT.search(normalised)
+    if asked is None:
+        return ()
+    return tuple(p for p, _ in UNIT_CLASSES.values() if re.fullmatch(p, asked["unit"]))
 
 
 def has_person(text: str, besides: tuple[str, ...] = ()) -> bool:

@@ -43,14 +43,21 @@ def split_sentences(text: str) -> tuple[Sentence, ...]:
 
 
 def make_sentence(text: str, position: int = 0) -> Sentence:
-    norm = normalize(text).lower()
+    norm = normalised(text)
     return Sentence(text, norm, char_bigrams(norm), position)
 
 
-def char_bigrams(normalised: str) -> frozenset[str]:
+@lru_cache(maxsize=SPLIT_CACHE)
+def normalised(text: str) -> str:
+    """The form in which text is matched: NFKC, Simplified, lower-case. Cached, since
+    trimming an answer looks at the same clauses several times."""
+    return normalize(text).lower()
+
+
+def char_bigrams(norm: str) -> frozenset[str]:
     """Bigrams of adjacent word characters (punctuation breaks a pair)."""
     grams: set[str] = set()
-    for run in _NOT_WORD.split(normalised):
+    for run in _NOT_WORD.split(norm):
         grams.update(run[i : i + 2] for i in range(len(run) - 1))
     return frozenset(grams)
 

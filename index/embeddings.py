@@ -116,7 +116,8 @@ class Embedder:
     def _embed_batch(self, model: SentenceTransformer, texts: list[str]) -> np.ndarray:
         """One forward pass. Only tokenisation is serialised: the fast tokenizer's padding
         state is shared and not safe to use from two threads at once, while the forward
-        pass is, so concurrent callers (the Telegram bot) use both cores."""
+        pass is, so a /reindex embedding passages and the query batches of questions
+        asked meanwhile run side by side."""
         import torch
 
         with self._tokenizer_lock:
