@@ -37,16 +37,15 @@ from bench.common import (
     require_shared,
     write_cmrc_corpus,
 )
-from bot.answer import AnswerEngine
+from bot.answer.engine import AnswerEngine
+from bot.answer.evaluate import evaluate, format_report, load_questions
+from bot.answer.question import analyse
+from bot.answer.refusal import Gate
+from bot.answer.sentences import squeeze
 from bot.config import AnswerSettings, Settings
-from bot.evaluate import evaluate, format_report, load_questions
-from bot.question import analyse
-from bot.refusal import Gate
-from bot.runtime import make_embedder, open_retriever, run_index
-from bot.sentences import squeeze
+from bot.wiring import make_embedder, open_retriever, run_index
 from index.embeddings import Embedder
 
-WARM_UP = "营口片区去年规模以上工业总产值是多少？"
 BODY_CHARS = 200  # the CMRC measure: gold answer within the first 200 characters
 DEV_TARGETS = {  # metric: (label, target, higher is better)
     "answer_accuracy": ("answer contains gold", 0.95, True),
@@ -66,7 +65,7 @@ def engine_for(name: str, corpus: list[Path], embedder: Embedder, mode: str = "h
     settings = bench_settings(name, corpus)
     run_index(settings, embedder=embedder, show_progress=True)
     engine = AnswerEngine(open_retriever(settings, embedder), settings, mode=mode)
-    engine.answer(WARM_UP)  # the first call pays one-off costs (jieba, torch)
+    engine.warm_up()  # the first call pays one-off costs (jieba, torch)
     return engine
 
 
@@ -144,9 +143,11 @@ def calibrate(embedder: Embedder, questions: list[CmrcQuestion]) -> dict:
             name: [Gate(q, ranked, settings).verdict() for q, ranked in items]
             for name, items in sets.items()
         }
-        answered = {name: sum(v.found for v in vs) / len(vs) for name, vs in verdicts.items()}
+        answered = {
+            name: sum(v.best is not None for v in vs) / len(vs) for name, vs in verdicts.items()
+        }
         right = sum(
-            v.found and any(g in squeeze(v.best.sentence.text) for g in gold)
+            v.best is not None and any(g in squeeze(v.best.sentence.text) for g in gold)
             for v, gold in zip(verdicts["cmrc"], golds, strict=True)
         ) / len(golds)
         result.append({"thresholds": triple, "answered": answered, "cmrc_right": right})

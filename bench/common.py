@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bot.answer.evaluate import format_table
 from bot.config import Settings, settings_from_dict
-from bot.evaluate import format_table
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"

@@ -29,8 +29,8 @@ from bench.common import (
     require_shared,
     write_cmrc_corpus,
 )
-from bot.runtime import make_embedder, open_retriever, run_index
-from bot.sentences import squeeze
+from bot.answer.sentences import squeeze
+from bot.wiring import make_embedder, open_retriever, run_index
 
 
 def context_ranks(retriever, questions, mode: str) -> tuple[list[int | None], list[float]]:

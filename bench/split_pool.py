@@ -12,7 +12,7 @@ It is split before any modelling, so the held-out part cannot have shaped the en
   (unanswerable) goes by a hash of its id; a follow-up always goes with the question it
   follows.
 
-    python bench/split_pool.py      # rewrites bench/questions/{train,heldout}_{policy,library}.jsonl
+    python bench/split_pool.py   # writes bench/questions/{train,heldout}_{policy,library}.jsonl
 """
 
 from __future__ import annotations

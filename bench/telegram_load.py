@@ -35,7 +35,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 
 from bench.common import DEV_FILES, ROOT, load_dev_questions, percentile, print_table
-from bot import telegram_app
 from bot.config import (
     Settings,
     TelegramSettings,
@@ -43,8 +42,9 @@ from bot.config import (
     load_settings,
     settings_from_dict,
 )
-from bot.handlers import Engine
 from bot.logging_setup import FORMAT
+from bot.telegram import app as telegram_app
+from bot.telegram.state import Engine
 from tests.fake_telegram import Call, FakeTelegram
 
 DOUBLE_QUESTIONS = [
@@ -62,7 +62,7 @@ def choose_engine(choice: str) -> str:
     """ "real" when the answer engine is importable, else "double" (with a message)."""
     if choice == "real":
         try:
-            from bot.answer import AnswerEngine  # noqa: F401
+            from bot.answer.engine import AnswerEngine  # noqa: F401
         except ImportError as exc:
             print(f"real engine not importable yet ({exc}); using the engine double instead")
             return "double"
@@ -75,9 +75,9 @@ def make_engine(choice: str, settings: Settings) -> Engine:
         from tests.tg_support import EngineDouble
 
         return EngineDouble()
-    from bot.answer import AnswerEngine
+    from bot.wiring import build_engine
 
-    return AnswerEngine.from_settings(settings)
+    return build_engine(settings)
 
 
 def serve_bot(settings: Settings, choice: str, log_path: Path) -> None:
@@ -232,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
 
     choice = choose_engine(args.engine)
     if choice == "real":
-        from bot.runtime import run_index
+        from bot.wiring import run_index
 
         base = load_settings(config_path_from(args.config))
         run_index(base)  # like `zonebot index`: here, so the bot process only loads it

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from bot import __version__
 from bot.config import Settings, config_path_from, load_settings
+from bot.logging_setup import setup_logging
 from index.errors import ZonebotError
 
 EXAMPLES = """示例 / examples:
@@ -25,7 +26,6 @@ EXAMPLES = """示例 / examples:
   zonebot search 营口片区去年规模以上工业总产值是多少
   zonebot eval ../shared/eval/seed_dev.jsonl"""
 CHAT_HELP = "zonebot 对话：输入问题后回车。/new 开始新对话，/quit 或 Ctrl-D 退出。"
-WARM_UP = "营口片区去年规模以上工业总产值是多少？"
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
 
@@ -33,10 +33,9 @@ EXIT_INTERRUPTED = 130
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    # `serve` logs one line per question at INFO; the other commands only warnings.
+    verbose = args.verbose or args.handler is cmd_serve
+    setup_logging(logging.INFO if verbose else logging.WARNING)
     try:
         settings = load_settings(config_path_from(args.config))
         return args.handler(args, settings) or 0
@@ -147,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.runtime import run_index
+    from bot.wiring import run_index
 
     summary = run_index(settings, rebuild=args.rebuild, show_progress=not args.json)
     if args.json:
@@ -162,23 +161,19 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.answer import AnswerEngine
-    from bot.runtime import run_index
-    from bot.telegram_app import run_bot
+    from bot.telegram.app import run_bot
+    from bot.wiring import build_engine, make_embedder, reindex_job
 
-    def reindex(progress: Callable[[str], None]) -> tuple[AnswerEngine, str]:
-        summary = run_index(settings, on_progress=progress)
-        return AnswerEngine.from_settings(settings), summary.describe()
-
-    run_bot(settings, lambda: AnswerEngine.from_settings(settings), reindex)
+    embedder = make_embedder(settings)
+    run_bot(settings, lambda: build_engine(settings, embedder), reindex_job(settings, embedder))
     return 0
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.answer import AnswerEngine
-    from bot.render import render_terminal
+    from bot.terminal import render_terminal
+    from bot.wiring import build_engine
 
-    engine = AnswerEngine.from_settings(settings)
+    engine = build_engine(settings)
     if args.jsonl:
         return run_jsonl(
             args.jsonl, ("question",), lambda q: engine.answer(q).to_dict(), plain_text=True
@@ -193,12 +188,12 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     import readline  # noqa: F401 - gives input() line editing and history
 
-    from bot.answer import AnswerEngine
-    from bot.conversation import Conversation
-    from bot.render import render_terminal
+    from bot.answer.conversation import Conversation
+    from bot.terminal import render_terminal
+    from bot.wiring import build_engine
 
     print("正在加载模型和索引… (loading)", file=sys.stderr)
-    engine = AnswerEngine.from_settings(settings)
+    engine = build_engine(settings)
     conversation = Conversation(settings.answer.history_turns)
     print(CHAT_HELP)
     while True:
@@ -217,19 +212,20 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.answer import AnswerEngine
-    from bot.evaluate import evaluate, format_report, load_questions
+    from bot.answer.evaluate import evaluate, format_report, load_questions
+    from bot.wiring import build_engine
 
     questions = load_questions(Path(f) for f in args.files)
-    engine = AnswerEngine.from_settings(settings)
-    engine.answer(WARM_UP)  # the first call pays one-off costs; keep them out of latency
+    engine = build_engine(settings)
+    engine.warm_up()  # the first call pays one-off costs; keep them out of latency
     report = evaluate(engine.answer, questions)
     print(json.dumps(report.to_dict(), ensure_ascii=False) if args.json else format_report(report))
     return 0
 
 
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.runtime import open_retriever
+    from bot.terminal import format_results
+    from bot.wiring import open_retriever
     from index.retrieve import validate_query
 
     if args.k is not None and not 1 <= args.k <= 100:
@@ -251,17 +247,6 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print(format_results(results))
     return 0
-
-
-def format_results(results: list[dict]) -> str:
-    if not results:
-        return "没有匹配的片段。(no matching passages)"
-    lines = []
-    for r in results:
-        place = " · ".join(p for p in (r["section"], r["location"]) if p)
-        lines.append(f"{r['rank']}. [{r['score']:.4f}] 《{r['title']}》 · {place}  ({r['source']})")
-        lines.append(f"   {r['text']}")
-    return "\n".join(lines)
 
 
 def run_jsonl(

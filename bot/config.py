@@ -1,7 +1,10 @@
-"""Settings: read once from YAML, validated in one place, passed down as frozen dataclasses.
+"""Settings, environment variables and secrets: read and validated here, nowhere else.
 
-The index-side sections (embedding, chunking, retrieval) are the index package's own
-settings types, so the index never imports this module.
+Settings are read once from YAML and passed down as frozen dataclasses. The index-side
+sections (embedding, chunking, retrieval) are the index package's own settings types, so
+the index never imports this module. The environment is read here too: the config path
+($ZONEBOT_CONFIG), the model cache ($ZONEBOT_CACHE_DIR), offline mode ($HF_HUB_OFFLINE)
+and the secrets (bot token, webhook secret, LLM API key), which are never in the file.
 
 A config file holds only the keys it overrides; every other key takes the default
 declared on the dataclasses below, which are therefore the reference for all options.
@@ -25,6 +28,8 @@ from index.retrieve import RetrievalSettings
 
 DEFAULT_CONFIG = Path("config.yaml")
 CONFIG_ENV = "ZONEBOT_CONFIG"
+CACHE_ENV = "ZONEBOT_CACHE_DIR"
+OFFLINE_ENV = "HF_HUB_OFFLINE"
 
 
 SIGNED = {"signed": True}  # field metadata: negative numbers allowed (Telegram group ids)
@@ -32,6 +37,10 @@ SIGNED = {"signed": True}  # field metadata: negative numbers allowed (Telegram 
 
 class ConfigError(ZonebotError):
     """The configuration file is missing or invalid; the message names the key."""
+
+
+class TokenMissing(ZonebotError):
+    """A secret (bot token, webhook secret) is not in the environment or its file."""
 
 
 @dataclass(frozen=True)
@@ -155,7 +164,7 @@ def load_settings(path: Path) -> Settings:
         section, name = key.split(".")
         if not isinstance(data.get(section), dict) or name not in data[section]:
             raise ConfigError(f"Config file {path}: required key '{key}' is missing.")
-    settings = _build(Settings, data, prefix="", base_dir=path.resolve().parent)
+    settings = settings_from_dict(data, base_dir=path.resolve().parent)
     settings = replace(settings, config_path=path.resolve())
     if not settings.corpus.paths:
         raise ConfigError(f"Config file {path}: 'corpus.paths' must list at least one path.")
@@ -164,7 +173,59 @@ def load_settings(path: Path) -> Settings:
 
 def settings_from_dict(data: dict[str, Any], base_dir: Path) -> Settings:
     """Build settings from a dict (tests and tools), with the same validation as a file."""
-    return _build(Settings, data, prefix="", base_dir=base_dir)
+    return _with_environment(_build(Settings, data, prefix="", base_dir=base_dir), data)
+
+
+def _with_environment(settings: Settings, data: dict[str, Any]) -> Settings:
+    """Fill what the environment decides: the model cache (unless the file names one) and
+    whether a hub model may be downloaded."""
+    embedding = settings.embedding
+    cache = os.environ.get(CACHE_ENV)
+    if cache and "cache_dir" not in (data.get("embedding") or {}):
+        embedding = replace(embedding, cache_dir=Path(cache).expanduser())
+    if os.environ.get(OFFLINE_ENV, "").lower() in {"1", "true", "yes", "on"}:
+        embedding = replace(embedding, offline=True)
+    return replace(settings, embedding=embedding)
+
+
+def bot_token(tg: TelegramSettings) -> str:
+    """The bot token from `$<token_env>`, else `token_file`; never from config.yaml."""
+    token = os.environ.get(tg.token_env, "").strip()
+    if not token and tg.token_file is not None:
+        try:
+            token = tg.token_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise TokenMissing(
+                f"无法读取令牌文件 telegram.token_file = {tg.token_file}（{exc.strerror}）。"
+            ) from None
+    if not token:
+        raise TokenMissing(
+            f"缺少 Telegram 机器人令牌。Set the token from @BotFather in ${tg.token_env} "
+            "or point telegram.token_file at a file holding it (never put it in config.yaml)."
+        )
+    return token
+
+
+def webhook_secret(tg: TelegramSettings) -> str:
+    """The secret Telegram sends with every webhook update (`$<secret_token_env>`)."""
+    wh = tg.webhook
+    if not wh.webhook_url:
+        raise ConfigError(
+            "telegram.webhook.enabled 需要 telegram.webhook.webhook_url"
+            "（Telegram 调用的公网 HTTPS 地址）。"
+        )
+    secret = os.environ.get(wh.secret_token_env, "").strip()
+    if not secret:
+        raise TokenMissing(
+            f"Webhook 模式需要密钥：set ${wh.secret_token_env} (1-256 characters A-Z a-z 0-9 _ -); "
+            "Telegram sends it with every update and other requests are refused."
+        )
+    return secret
+
+
+def llm_api_key(llm: LLMSettings) -> str:
+    """The LLM endpoint's key from `$<api_key_env>`; local servers need none."""
+    return os.environ.get(llm.api_key_env) or "not-needed"
 
 
 def _build(cls: type, data: Any, prefix: str, base_dir: Path) -> Any:

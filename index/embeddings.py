@@ -14,7 +14,7 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Literal
@@ -36,13 +36,7 @@ _USE_DEFAULT_HINT = (
 )
 
 
-def default_cache_dir() -> Path:
-    """Where converted models live: $ZONEBOT_CACHE_DIR, else ~/.cache/zonebot/models.
-
-    Read when a spec is built, never at import time, so tests and callers can set it.
-    """
-    env = os.environ.get("ZONEBOT_CACHE_DIR")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "zonebot" / "models"
+DEFAULT_CACHE_DIR = Path.home() / ".cache" / "zonebot" / "models"
 
 
 @dataclass(frozen=True)
@@ -53,7 +47,8 @@ class EmbeddingSpec:
     query_prompt: str = "query: "
     passage_prompt: str = "passage: "
     batch_size: int = 32
-    cache_dir: Path = field(default_factory=default_cache_dir)
+    cache_dir: Path = DEFAULT_CACHE_DIR  # converted models ($ZONEBOT_CACHE_DIR, bot.config)
+    offline: bool = False  # never download a hub model ($HF_HUB_OFFLINE, bot.config)
 
 
 class Embedder:
@@ -153,7 +148,7 @@ class Embedder:
             raise ModelUnavailable(
                 f"Embedding model folder {path} does not exist; {_USE_DEFAULT_HINT}"
             )
-        return _load_hub(name)
+        return _load_hub(name, self.spec.offline)
 
 
 def _materialize_default(cache_dir: Path) -> Path:
@@ -200,12 +195,11 @@ def _load_local(path: Path, corrupt_hint: bool) -> SentenceTransformer:
         raise ModelUnavailable(message) from exc
 
 
-def _load_hub(name: str) -> SentenceTransformer:
+def _load_hub(name: str, offline: bool) -> SentenceTransformer:
     """Prefer the local Hugging Face cache; go to the network only if allowed and needed."""
     try:
         return _sentence_transformer(name, local_files_only=True)
     except Exception as cached_exc:
-        offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}
         if offline:
             error: Exception = cached_exc
         else:

@@ -19,7 +19,9 @@ from index.manifest import Manifest
 from index.textnorm import normalize, tokenize
 
 Mode = Literal["hybrid", "dense", "keyword"]
-MODES: tuple[Mode, ...] = ("hybrid", "dense", "keyword")
+
+
+DF_CACHE = 100_000  # terms whose document frequency is remembered
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,6 @@ class RetrievalSettings:
 class LoadedIndex:
     """Everything of one index generation, in memory."""
 
-    directory: Path
     manifest: Manifest
     chunks: list[Chunk]
     dense: DenseIndex
@@ -55,7 +56,7 @@ def open_index(index_dir: Path, embedder: Embedder) -> LoadedIndex:
     dense = DenseIndex.load(generation)
     manifest.check_dimension(dense.dimension)
     chunks, tokens = read_chunks(generation)
-    return LoadedIndex(generation, manifest, chunks, dense, KeywordIndex(tokens))
+    return LoadedIndex(manifest, chunks, dense, KeywordIndex(tokens))
 
 
 def validate_query(query: str, limit: int) -> str:
@@ -71,16 +72,52 @@ def validate_query(query: str, limit: int) -> str:
     return query
 
 
+@dataclass(frozen=True)
+class IndexSummary:
+    """What the loaded index holds, for /about and `zonebot` status lines."""
+
+    documents: list[str]  # document titles
+    files: int
+    chunks: int
+    built_at: str  # ISO 8601, UTC
+    model: str
+
+
 class HybridRetriever:
     """`search(query, k) -> list[Hit]`, fusing dense and BM25 rankings.
 
     Every returned hit carries both raw scores (cosine, BM25), so callers can judge
-    how strong the evidence is, whatever the fusion."""
+    how strong the evidence is, whatever the fusion. `document_frequency` and `summary`
+    are the rest of what the answer engine may ask of the index."""
 
     def __init__(self, index: LoadedIndex, embedder: Embedder, settings: RetrievalSettings) -> None:
         self.index = index
         self.embedder = embedder
         self.settings = settings
+        self._df_cache: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        """Chunks in the index."""
+        return len(self.index.chunks)
+
+    def document_frequency(self, term: str) -> int:
+        """Chunks whose keyword tokens include `term` (cached; the index never changes)."""
+        df = self._df_cache.get(term)
+        if df is None:
+            df = int(np.count_nonzero(self.index.keyword.scores([term])))
+            if len(self._df_cache) < DF_CACHE:
+                self._df_cache[term] = df
+        return df
+
+    def summary(self) -> IndexSummary:
+        manifest = self.index.manifest
+        return IndexSummary(
+            documents=list(manifest.documents),
+            files=len(manifest.files),
+            chunks=manifest.chunk_count,
+            built_at=manifest.built_at,
+            model=manifest.model,
+        )
 
     def search(self, query: str, k: int | None = None, mode: Mode = "hybrid") -> list[Hit]:
         query = validate_query(query, self.settings.max_query_chars)

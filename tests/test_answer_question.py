@@ -6,8 +6,8 @@ import pickle
 
 import pytest
 
-from bot.conversation import Conversation, Turn
-from bot.question import analyse, clean, has_value
+from bot.answer.conversation import Conversation, Turn
+from bot.answer.question import analyse, clean, has_value
 
 
 @pytest.mark.parametrize(
@@ -105,7 +105,7 @@ def test_cleaning_removes_markup_but_keeps_the_words():
 
 def test_follow_up_is_completed_with_the_previous_topic():
     conversation = Conversation(max_turns=2)
-    conversation.add(Turn("营口片区去年规模以上工业总产值是多少?", True))
+    conversation.add(Turn("营口片区去年规模以上工业总产值是多少?"))
     assert (
         conversation.standalone("那同比增长多少?") == "营口片区去年规模以上工业总产值同比增长多少?"
     )
@@ -126,7 +126,7 @@ def test_follow_up_is_completed_with_the_previous_topic():
 )
 def test_a_new_subject_alone_asks_the_previous_question_about_it(previous, follow_up, standalone):
     conversation = Conversation()
-    conversation.add(Turn(previous, True))
+    conversation.add(Turn(previous))
     assert conversation.standalone(follow_up) == standalone
 
 
@@ -140,7 +140,7 @@ def test_who_holds_a_role_needs_a_person_and_when_needs_a_date():
 def test_history_is_bounded_and_picklable():
     conversation = Conversation(max_turns=2)
     for n in range(5):
-        conversation.add(Turn(f"问题{n}", True))
+        conversation.add(Turn(f"问题{n}"))
     assert [t.question for t in conversation.turns] == ["问题3", "问题4"]
     restored = pickle.loads(pickle.dumps(conversation))
     assert restored.turns == conversation.turns

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import SHARED
 
-from bot.sentences import squeeze
+from bot.answer.sentences import squeeze
 from index.chunking import ChunkerSettings, chunk_document, split_sentences
 from index.documents import Chunk, Document
 from index.loaders import load_file

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from answer_support import YINGKOU_TEXT, make_chunk
 
-from bot.citations import cite, markers, strip_markers, supports
+from bot.answer.citations import cite, markers, strip_markers, supports
 
 
 def test_support_ignores_whitespace_but_nothing_else():

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.answer import AnswerEngine
+from bot import wiring
 from bot.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,7 +30,7 @@ def config(tmp_path, real_settings) -> Path:
 @pytest.fixture
 def zonebot(config, real_engine, monkeypatch, capsys):
     """Run the CLI in-process with the session's engine (the model loads once)."""
-    monkeypatch.setattr(AnswerEngine, "from_settings", classmethod(lambda cls, s: real_engine))
+    monkeypatch.setattr(wiring, "build_engine", lambda settings, embedder=None: real_engine)
 
     def run(*args: str) -> tuple[int, str, str]:
         code = main(["--config", str(config), *args])

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.embeddings import DEFAULT_MODEL, Embedder, EmbeddingSpec, default_cache_dir
+from index.embeddings import DEFAULT_CACHE_DIR, DEFAULT_MODEL, Embedder, EmbeddingSpec
 from index.errors import ModelUnavailable
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -384,18 +384,28 @@ def test_corrupt_folder_raises_model_unavailable(tmp_path):
         _ = Embedder(EmbeddingSpec(model=str(folder), cache_dir=tmp_path)).dim
 
 
-def test_uncached_hub_model_offline_raises_model_unavailable(tmp_path, monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    emb = Embedder(EmbeddingSpec(model="zonebot-test/definitely-not-cached", cache_dir=tmp_path))
+def test_uncached_hub_model_offline_raises_model_unavailable(tmp_path):
+    spec = EmbeddingSpec(
+        model="zonebot-test/definitely-not-cached", cache_dir=tmp_path, offline=True
+    )
+    emb = Embedder(spec)
     with pytest.raises(ModelUnavailable, match="not in the local Hugging Face cache"):
         _ = emb.dim
 
 
-def test_cache_dir_comes_from_env_when_the_spec_is_built(tmp_path, monkeypatch):
+def test_cache_dir_and_offline_mode_come_from_the_environment_via_settings(tmp_path, monkeypatch):
+    from bot.config import settings_from_dict
+
     monkeypatch.setenv("ZONEBOT_CACHE_DIR", str(tmp_path))
-    assert EmbeddingSpec().cache_dir == tmp_path == default_cache_dir()
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    spec = settings_from_dict({}, base_dir=tmp_path).embedding
+    assert spec.cache_dir == tmp_path and spec.offline
+    named = settings_from_dict({"embedding": {"cache_dir": "models"}}, base_dir=tmp_path)
+    assert named.embedding.cache_dir == tmp_path / "models", "the file wins over the environment"
     monkeypatch.delenv("ZONEBOT_CACHE_DIR")
-    assert EmbeddingSpec().cache_dir == Path.home() / ".cache" / "zonebot" / "models"
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    spec = settings_from_dict({}, base_dir=tmp_path).embedding
+    assert spec.cache_dir == DEFAULT_CACHE_DIR and not spec.offline
 
 
 def test_import_and_construction_do_not_load_torch(tmp_path):

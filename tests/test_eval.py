@@ -8,8 +8,8 @@ import pytest
 from answer_support import YINGKOU_TEXT, make_chunk
 from conftest import SHARED, needs_shared
 
-from bot.evaluate import EvalFileError, GoldQuestion, evaluate, format_report, load_questions
-from bot.results import NOT_FOUND, Answer, Citation
+from bot.answer.evaluate import EvalFileError, GoldQuestion, evaluate, format_report, load_questions
+from bot.answer.results import NOT_FOUND, Answer, Citation
 
 CHUNK = make_chunk(YINGKOU_TEXT)
 GOLD = [
@@ -36,7 +36,7 @@ REPLIES = {
 
 @pytest.fixture
 def report():
-    return evaluate(lambda q: REPLIES[q], GOLD)
+    return evaluate(lambda q, conversation: REPLIES[q], GOLD)
 
 
 def test_each_check_counts_where_it_applies(report):

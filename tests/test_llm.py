@@ -17,9 +17,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from answer_support import small_retriever
 
-from bot.answer import AnswerEngine
+from bot.answer.engine import AnswerEngine
+from bot.answer.llm import UNAVAILABLE, UNVERIFIED, LLMClient, facts_supported, verify_reply
 from bot.config import LLMSettings, Settings
-from bot.llm import UNAVAILABLE, UNVERIFIED, LLMClient, facts_supported, verify_reply
 from index.textnorm import normalize
 from tests.http_support import send_json
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot import ratelimit
-from bot.ratelimit import Decision, RateLimiter
+from bot.telegram import limits as ratelimit
+from bot.telegram.limits import Decision, RateLimiter
 
 
 class Clock:

@@ -9,10 +9,11 @@ from dataclasses import replace
 
 import pytest
 
-from bot import render
-from bot.feedback_store import Stats, WindowStats
-from bot.render import render_answer, render_terminal, split_text, utf16_len
-from bot.results import NOT_FOUND, Answer, Citation, IndexInfo
+from bot.answer.results import NOT_FOUND, Answer, Citation, IndexSummary
+from bot.telegram import render
+from bot.telegram.render import render_answer, split_text, utf16_len
+from bot.telegram.store import Stats, WindowStats
+from bot.terminal import render_terminal
 from tests.fake_telegram import MAX_TEXT, parse_html
 from tests.tg_support import APPROVAL, LONG_PHRASE, NEGATIVE_LIST, OUTPUT, REPORT, EngineDouble
 
@@ -108,7 +109,7 @@ def test_refusal_is_friendly_and_suggests_documents():
 
 def test_source_line_skips_an_empty_section():
     citation = Citation(3, replace(NEGATIVE_LIST, section=""), "x", True)
-    assert render.source_line(citation) == "[3] 《中国（上海）自由贸易试验区条例》 · 第十四条"
+    assert citation.label() == "[3] 《中国（上海）自由贸易试验区条例》 · 第十四条"
 
 
 def test_passage_shows_the_whole_chunk():
@@ -141,7 +142,7 @@ def test_examples_welcome_about_and_stats():
     assert len(examples) == 3 and all("《甲》" in q for q in examples)
     _valid([render.render_welcome(examples), render.HELP])
 
-    info = IndexInfo(["甲", "乙"], 1, 7, "2026-11-27T10:52:00+00:00", "m")
+    info = IndexSummary(["甲", "乙"], 1, 7, "2026-11-27T10:52:00+00:00", "m")
     (about,) = _valid([render.render_about(info)])
     assert "2 份文档（1 个文件）" in about and "2026-11-27 10:52 UTC" in about
     assert "已在建" in _valid([render.render_about(replace(info, built_at="已在建"))])[0]

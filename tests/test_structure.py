@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import SHARED
 
-from bot.sentences import squeeze
+from bot.answer.sentences import squeeze
 from index.documents import Document
 from index.loaders import load_file
 from index.structure import parse_documents

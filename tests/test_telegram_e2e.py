@@ -22,10 +22,10 @@ from pathlib import Path
 
 import pytest
 
-from bot import handlers
-from bot.conversation import Conversation
-from bot.render import render_sources, utf16_len
-from bot.telegram_app import run_bot
+from bot.answer.conversation import Conversation
+from bot.telegram import messages, replies
+from bot.telegram.app import run_bot
+from bot.telegram.render import render_sources, utf16_len
 from index.errors import BadQuery, IndexCorrupt
 from tests.fake_telegram import BOT_USERNAME, FakeTelegram
 from tests.tg_support import (
@@ -99,7 +99,7 @@ async def test_unknown_command_in_private_points_to_help(tmp_path):
     async with running_bot(tmp_path) as h:
         h.fake.push_text(4, 4, "/foo")
         (reply,) = await h.wait_for("sendMessage", chat_id=4)
-        assert reply.text == handlers.UNKNOWN_COMMAND
+        assert reply.text == messages.UNKNOWN_COMMAND
 
 
 # ---- answers ------------------------------------------------------------------------
@@ -108,7 +108,7 @@ async def test_unknown_command_in_private_points_to_help(tmp_path):
 async def test_question_gets_typing_then_html_answer_with_sources_and_buttons(
     tmp_path, monkeypatch
 ):
-    monkeypatch.setattr(handlers, "TYPING_EVERY", 0.2)
+    monkeypatch.setattr(replies, "TYPING_EVERY", 0.2)
     engine = EngineDouble()
     engine.slow["工业总产值"] = 0.7
     async with running_bot(tmp_path, engine) as h:
@@ -193,7 +193,7 @@ async def test_source_button_replies_with_the_full_passage(tmp_path):
 
         h.fake.push_callback(12, answer.result, "src:0123456789ab:1")  # unknown answer id
         (_, expired) = await h.wait_for("answerCallbackQuery", 2)
-        assert expired.params["text"] == handlers.EXPIRED
+        assert expired.params["text"] == messages.EXPIRED
 
 
 async def test_thumbs_up_is_recorded_in_sqlite(tmp_path):
@@ -201,7 +201,7 @@ async def test_thumbs_up_is_recorded_in_sqlite(tmp_path):
         answer = await h.ask(13, QUESTION)
         h.fake.push_callback(13, answer.result, dict(answer.buttons)["👍"])
         (ack,) = await h.wait_for("answerCallbackQuery")
-        assert ack.params["text"] == handlers.THANKS
+        assert ack.params["text"] == messages.THANKS
         with sqlite3.connect(h.db_path) as db:
             row = db.execute("SELECT question, found, chunk_ids, vote FROM questions").fetchone()
             votes = db.execute("SELECT user_id, vote FROM feedback").fetchall()
@@ -218,7 +218,7 @@ async def test_stats_for_admins_only(tmp_path):
         await h.ask(14, "营口片区的常住人口有多少？")
         h.fake.push_text(15, 15, "/stats")
         (refused,) = await h.wait_for("sendMessage", chat_id=15)
-        assert refused.text == handlers.ADMIN_ONLY
+        assert refused.text == messages.ADMIN_ONLY
         h.fake.push_text(ADMIN, ADMIN, "/stats")
         (stats,) = await h.wait_for("sendMessage", chat_id=ADMIN)
         assert "今天：2 个问题" in stats.text and "累计：2 个问题" in stats.text
@@ -231,14 +231,14 @@ async def test_reindex_reports_progress_and_swaps_while_questions_are_answered(t
     async with running_bot(tmp_path, old, reindex, admins=[ADMIN]) as h:
         h.fake.push_text(16, 16, "/reindex")
         (refused,) = await h.wait_for("sendMessage", chat_id=16)
-        assert refused.text == handlers.ADMIN_ONLY
+        assert refused.text == messages.ADMIN_ONLY
 
         h.fake.push_text(ADMIN, ADMIN, "/reindex")
         (status,) = await h.wait_for("sendMessage", chat_id=ADMIN, contains="开始重建索引")
         during = await h.ask(17, QUESTION)
         assert "【旧】" in during.text, "questions are answered by the old index meanwhile"
         h.fake.push_text(ADMIN, ADMIN, "/reindex")
-        await h.wait_for("sendMessage", chat_id=ADMIN, contains=handlers.REINDEX_RUNNING)
+        await h.wait_for("sendMessage", chat_id=ADMIN, contains=messages.REINDEX_RUNNING)
 
         message_id = status.result["message_id"]
         await h.wait_for("editMessageText", message_id=message_id, contains="✅ 索引已更新")
@@ -265,7 +265,7 @@ async def test_stickers_get_a_polite_reply_in_private_and_silence_in_groups(tmp_
     async with running_bot(tmp_path) as h:
         h.fake.push_sticker(19, 19)
         (reply,) = await h.wait_for("sendMessage", chat_id=19)
-        assert reply.text == handlers.NON_TEXT
+        assert reply.text == messages.NON_TEXT
         h.fake.push_sticker(GROUP, 19, chat_type="supergroup")
         await h.settle()
         assert not h.fake.find("sendMessage", chat_id=GROUP)
@@ -316,7 +316,7 @@ async def test_allow_list_refuses_strangers_once_in_private_and_silently_in_grou
         h.fake.push_text(-555, 31, f"@{BOT_USERNAME} {QUESTION}", chat_type="group")
         await h.settle(sentinel_chat=30)
         refusals = h.fake.find("sendMessage", chat_id=31)
-        assert [c.text for c in refusals] == [handlers.NOT_ALLOWED]
+        assert [c.text for c in refusals] == [messages.NOT_ALLOWED]
         assert not h.fake.find("sendMessage", chat_id=-555)
         assert all(q == "工业总产值？" for q, _ in h.engine.questions)
 
@@ -330,7 +330,7 @@ async def test_rate_limit_throttles_the_eleventh_question_in_a_minute(tmp_path):
         await h.wait_for("sendMessage", 11, chat_id=40)
         await h.settle()
         texts = [c.text for c in h.fake.find("sendMessage", chat_id=40)]
-        assert texts.count(handlers.THROTTLED) == 1 and len(texts) == 11
+        assert texts.count(messages.THROTTLED) == 1 and len(texts) == 11
         assert len([q for q, _ in h.engine.questions if q.startswith(QUESTION)]) == 10
 
 
@@ -352,7 +352,7 @@ async def test_telegram_500_gets_an_apology_without_the_exception_text(tmp_path,
         h.fake.fail_next("sendMessage", 500)
         h.fake.push_text(51, 51, QUESTION)
         (apology,) = await h.wait_for("sendMessage", chat_id=51)
-        assert apology.text == handlers.APOLOGY
+        assert apology.text == messages.APOLOGY
         assert any(r.exc_info and r.levelno == logging.ERROR for r in caplog.records)
 
 
@@ -360,7 +360,7 @@ async def test_engine_exception_apologises_and_reports_to_the_admin_chat(tmp_pat
     async with running_bot(tmp_path, admin_chat=ADMIN) as h:
         h.fake.push_text(52, 52, f"{RAISE_PHRASE}了吗？")
         (apology,) = await h.wait_for("sendMessage", chat_id=52)
-        assert apology.text == handlers.APOLOGY and SECRET_DETAIL not in apology.text
+        assert apology.text == messages.APOLOGY and SECRET_DETAIL not in apology.text
         (report,) = await h.wait_for("sendMessage", chat_id=ADMIN)
         assert "RuntimeError" in report.text and SECRET_DETAIL in report.text
         assert h.fake.token.split(":")[1] not in report.text
@@ -465,18 +465,18 @@ def _post_until_up(url: str) -> int:
     raise AssertionError(f"webhook server at {url} never came up")
 
 
-# ---- the real engine (skips until bot.answer.AnswerEngine.from_settings exists) ---------
+# ---- the real engine -------------------------------------------------------------------
 
 
 class TestRealEngine:
     @pytest.fixture(scope="class")
     @classmethod
     def engine(cls, request):
-        answer = pytest.importorskip("bot.answer")
-        if not hasattr(getattr(answer, "AnswerEngine", None), "from_settings"):
-            pytest.skip("bot.answer.AnswerEngine.from_settings is not there yet")
+        from bot.wiring import build_engine
+
         request.getfixturevalue("real_retriever")  # builds the index of corpus/ once
-        return answer.AnswerEngine.from_settings(request.getfixturevalue("real_settings"))
+        settings = request.getfixturevalue("real_settings")
+        return build_engine(settings, request.getfixturevalue("real_embedder"))
 
     async def test_cited_answer_and_full_passage(self, tmp_path: Path, engine):
         async with running_bot(tmp_path, engine) as h:

@@ -9,8 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from bot.config import TokenMissing, bot_token
 from bot.logging_setup import FORMAT, RedactingFilter, install_redaction
-from bot.telegram_app import TokenMissing, TokenRejected, read_token, run_bot
+from bot.telegram.app import TokenRejected, run_bot
 from tests.fake_telegram import TOKEN, FakeTelegram
 from tests.tg_support import EngineDouble, fresh_event_loop, make_settings, running_bot
 
@@ -93,9 +94,9 @@ def test_missing_token_names_where_to_put_it(tmp_path, monkeypatch):
     settings = make_settings(tmp_path, fake, token_env="ZONEBOT_TEST_EMPTY", token_file=None)
     monkeypatch.delenv("ZONEBOT_TEST_EMPTY", raising=False)
     with pytest.raises(TokenMissing, match=r"\$ZONEBOT_TEST_EMPTY"):
-        read_token(settings.telegram)
+        bot_token(settings.telegram)
     monkeypatch.setenv("ZONEBOT_TEST_EMPTY", f"  {TOKEN}\n")
-    assert read_token(settings.telegram) == TOKEN, "the environment wins over the token file"
+    assert bot_token(settings.telegram) == TOKEN, "the environment wins over the token file"
 
 
 def test_webhook_mode_requires_its_secret(tmp_path, monkeypatch):

@@ -20,12 +20,12 @@ from typing import Any
 
 from telegram.ext import Application
 
+from bot.answer.conversation import Conversation
+from bot.answer.results import NOT_FOUND, Answer, Citation, IndexSummary
 from bot.config import Settings, settings_from_dict
-from bot.conversation import Conversation
-from bot.feedback_store import STORE_FILE
-from bot.handlers import Engine
-from bot.results import NOT_FOUND, Answer, Citation, IndexInfo
-from bot.telegram_app import ALLOWED_UPDATES, build_application
+from bot.telegram.app import ALLOWED_UPDATES, build_application
+from bot.telegram.state import Engine
+from bot.telegram.store import STORE_FILE
 from index.documents import Chunk
 from tests.fake_telegram import Call, FakeTelegram
 
@@ -139,7 +139,7 @@ CANNED: dict[str, Callable[[str, str], Answer]] = {
 
 
 class EngineDouble:
-    """A thread-safe stand-in for `AnswerEngine` with the same two methods."""
+    """A thread-safe stand-in for `AnswerEngine` with the methods the bot uses."""
 
     def __init__(self, label: str = "", delay: float = 0.0, titles: list[str] | None = None):
         self.label = label  # prefixed to answers, to tell engines apart after a swap
@@ -163,8 +163,11 @@ class EngineDouble:
         refusal = f"{NOT_FOUND[:-1]}：“{question}”。"  # echoes user text: exercises escaping
         return Answer(question, False, refusal, suggestions=self.titles[:3])
 
-    def info(self) -> IndexInfo:
-        return IndexInfo(
+    def warm_up(self) -> None:
+        """Nothing loads lazily here."""
+
+    def info(self) -> IndexSummary:
+        return IndexSummary(
             documents=self.titles,
             files=2,
             chunks=42,

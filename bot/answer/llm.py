@@ -11,15 +11,14 @@ the user sees a short notice, never the error.
 from __future__ import annotations
 
 import logging
-import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.citations import markers, strip_markers
+from bot.answer.citations import markers, strip_markers
+from bot.answer.results import NOT_FOUND, Citation
+from bot.answer.sentences import squeeze
 from bot.config import LLMSettings
-from bot.results import NOT_FOUND, Citation
-from bot.sentences import squeeze
 from index.documents import Chunk, Hit
 from index.textnorm import normalize
 
@@ -55,8 +54,9 @@ class LLMError(Exception):
 class LLMClient:
     """A chat-completions client for one configured endpoint (built lazily, reused)."""
 
-    def __init__(self, settings: LLMSettings) -> None:
+    def __init__(self, settings: LLMSettings, api_key: str = "not-needed") -> None:
         self.settings = settings
+        self._api_key = api_key
         self._client = None
 
     def complete(self, messages: list[dict[str, str]]) -> str:
@@ -66,7 +66,7 @@ class LLMClient:
         if self._client is None:
             self._client = openai.OpenAI(
                 base_url=s.base_url,
-                api_key=os.environ.get(s.api_key_env) or "not-needed",
+                api_key=self._api_key,
                 timeout=s.timeout_s,
                 max_retries=0,
             )

@@ -3,7 +3,7 @@ only emitted when passage n really supports the sentence.
 
 For extractive answers "supports" means the passage contains the sentence verbatim once
 whitespace is removed (layout repair may have moved line breaks). LLM answers are checked
-by `bot.llm`, which uses the same numbering helpers.
+by `bot.answer.llm`, which uses the same numbering helpers.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from bot.results import Citation
-from bot.sentences import squeeze
+from bot.answer.results import Citation
+from bot.answer.sentences import squeeze
 from index.documents import Chunk
 
 MARKER = re.compile(r"\s*[\[【]\s*(\d+(?:\s*[,，、]\s*\d+)*)\s*[\]】]")

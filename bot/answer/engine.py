@@ -2,7 +2,7 @@
 
 Independent of any transport: the CLI, the terminal chat and the Telegram bot all call
 `AnswerEngine.answer(question, conversation)`. The engine is built once per process
-(`from_settings` loads the model and the index) and is safe to call from many threads:
+(`bot.wiring.build_engine` loads the model and the index) and is safe to call from many threads:
 questions asked at once share one embedding pass (`index.batching`), and everything
 else works on immutable data and thread-safe caches.
 """
@@ -11,22 +11,18 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
-from functools import lru_cache
 
-import numpy as np
-
-from bot.citations import cite
+from bot.answer.citations import cite
+from bot.answer.conversation import Conversation, Turn
+from bot.answer.extractive import Candidate, TermWeights, candidates, compose
+from bot.answer.llm import LLMClient
+from bot.answer.question import Question, analyse, clean, has_chinese, has_words
+from bot.answer.refusal import Gate
+from bot.answer.results import NOT_FOUND, Answer, IndexSummary
 from bot.config import Settings
-from bot.conversation import Conversation, Turn
-from bot.extractive import Candidate, TermWeights, candidates, compose
-from bot.llm import LLMClient
-from bot.question import Question, analyse, clean, has_chinese, has_words
-from bot.refusal import Gate
-from bot.results import NOT_FOUND, Answer, IndexInfo
 from index.documents import Hit
-from index.keyword import KeywordIndex
 from index.retrieve import HybridRetriever, Mode
 from index.textnorm import to_traditional
 
@@ -36,6 +32,7 @@ EMPTY_QUESTION = "请输入要查询的问题，例如：营口片区去年规�
 NO_WORDS = "没有看懂这个问题：请用文字（中文）提问。"
 NOT_CHINESE = "文档为中文，请尽量用中文提问。(The documents are in Chinese; please ask in Chinese.)"
 MAX_SUGGESTIONS = 3
+WARM_UP_QUESTION = "营口片区去年规模以上工业总产值是多少？"
 
 
 class AnswerEngine:
@@ -52,26 +49,14 @@ class AnswerEngine:
         self.settings = settings
         self.llm = llm
         self.mode = mode
-        keyword = retriever.index.keyword
-        self._weights = TermWeights(_document_frequency(keyword), len(keyword))
+        self._weights = TermWeights(retriever.document_frequency, len(retriever))
 
-    @classmethod
-    def from_settings(cls, settings: Settings) -> AnswerEngine:
-        """Load the model and the index once; raises a ZonebotError with advice on failure."""
-        from bot.runtime import open_retriever
+    def info(self) -> IndexSummary:
+        return self.retriever.summary()
 
-        llm = LLMClient(settings.llm) if settings.answer.mode == "llm" else None
-        return cls(open_retriever(settings), settings, llm)
-
-    def info(self) -> IndexInfo:
-        manifest = self.retriever.index.manifest
-        return IndexInfo(
-            documents=list(manifest.documents),
-            files=len(manifest.files),
-            chunks=manifest.chunk_count,
-            built_at=manifest.built_at,
-            model=manifest.model,
-        )
+    def warm_up(self) -> None:
+        """Answer one question now, so one-off costs (jieba, torch) do not stall a user."""
+        self.answer(WARM_UP_QUESTION)
 
     def answer(self, question: str, conversation: Conversation | None = None) -> Answer:
         """Answer one question; never raises for bad input (the result says what is wrong)."""
@@ -94,7 +79,7 @@ class AnswerEngine:
         if q.traditional:
             answer = replace(answer, text=to_traditional(answer.text))  # quotes stay original
         if conversation is not None:
-            conversation.add(Turn(q.search, answer.found))
+            conversation.add(Turn(q.search))
         done = time.perf_counter()
         timings = {
             "retrieve": (retrieved - started) * 1000,
@@ -132,13 +117,3 @@ class AnswerEngine:
 def _suggestions(hits: Sequence[Hit]) -> list[str]:
     """Up to three distinct document titles among the hits, best first."""
     return list(dict.fromkeys(h.chunk.title for h in hits))[:MAX_SUGGESTIONS]
-
-
-def _document_frequency(keyword: KeywordIndex) -> Callable[[str], int]:
-    """Chunks whose keyword tokens include a term, read from the BM25 index (cached)."""
-
-    @lru_cache(maxsize=100_000)
-    def df(term: str) -> int:
-        return int(np.count_nonzero(keyword.scores([term])))
-
-    return df

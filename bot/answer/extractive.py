@@ -12,7 +12,7 @@ Every sentence of the top passages is scored by
   谁发布" → "负面清单由国务院发布"), character-bigram overlap (a cheap stand-in for
   synonyms and for words jieba segments differently), how much of it is question terms,
   whether the question names its document, and the rank of its passage in retrieval.
-The best sentence that passes the refusal checks (bot.refusal) leads; up to two more
+The best sentence that passes the refusal checks (bot.answer.refusal) leads; up to two more
 follow when they score nearly as well, pass the checks too and add something new. A long
 sentence is cut to the clause that carries the answer when that clause stands alone.
 """
@@ -25,9 +25,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from bot.config import AnswerSettings
-from bot.question import Question, has_place, has_value
-from bot.sentences import (
+from bot.answer.question import Question, has_place, has_value
+from bot.answer.sentences import (
     SPLIT_CACHE,
     Sentence,
     char_bigrams,
@@ -36,6 +35,7 @@ from bot.sentences import (
     normalised,
     split_sentences,
 )
+from bot.config import AnswerSettings
 from index.documents import Chunk, Hit
 from index.textnorm import normalize
 

@@ -1,4 +1,4 @@
-"""Answers and bot texts → Telegram HTML / plain text, and the terminal format of the CLI.
+"""Answers and bot texts → Telegram HTML / plain text.
 
 Telegram rejects a whole message when one tag is malformed or the text is longer than
 4,096 characters, so everything here is built from plain-text blocks: each block is
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from bot.feedback_store import Stats, WindowStats
-from bot.results import Answer, Citation, IndexInfo
+from bot.answer.results import Answer, Citation, IndexSummary
+from bot.telegram.store import Stats, WindowStats
 
 # Telegram's limit is 4,096 UTF-16 units after entity parsing; the headroom absorbs the
 # few characters the plain-text fallback adds around quotes.
@@ -149,13 +149,6 @@ def _parts(groups: Iterable[_Group], limit: int = PART_LIMIT) -> list[Part]:
     ]
 
 
-def source_line(citation: Citation) -> str:
-    """`[n] 《title》 · section · location`, leaving out an empty section."""
-    chunk = citation.chunk
-    place = " · ".join(p for p in (f"《{chunk.title}》", chunk.section, chunk.location) if p)
-    return f"[{citation.n}] {place}"
-
-
 def _refusal_groups(answer: Answer) -> list[_Group]:
     groups: list[_Group] = [[_Block(f"🤔 {answer.text}")]]
     if answer.notice:
@@ -175,29 +168,14 @@ def render_answer(answer: Answer) -> list[Part]:
     if answer.notice:
         groups.append([_Block(f"ℹ️ {answer.notice}", "italic")])
     for i, citation in enumerate(answer.citations):
-        source = [_Block(source_line(citation), "bold"), _Block(citation.quote, "quote")]
+        source = [_Block(citation.label(), "bold"), _Block(citation.quote, "quote")]
         groups.append([_Block("来源", "bold"), *source] if i == 0 else source)
     return _parts(groups)
 
 
 def render_passage(citation: Citation) -> list[Part]:
     """The full chunk a citation points into, shown when its 📄 button is tapped."""
-    return _parts([[_Block(source_line(citation), "bold"), _Block(citation.chunk.text)]])
-
-
-def render_terminal(answer: Answer) -> str:
-    """The CLI format: the answer, a blank line, then each source with its indented quote."""
-    lines = [answer.text]
-    if answer.notice:
-        lines.append(f"（{answer.notice}）")
-    if not answer.found and answer.suggestions:
-        lines += ["", "可以看看这些文件："]
-        lines += [f"  《{title}》" for title in answer.suggestions]
-    for citation in answer.citations:
-        lines += ["", source_line(citation)]
-        quote = f"“{citation.quote}”".splitlines()
-        lines += [f"    {line}" for line in quote]
-    return "\n".join(lines)
+    return _parts([[_Block(citation.label(), "bold"), _Block(citation.chunk.text)]])
 
 
 # ---- bot texts ----------------------------------------------------------------------
@@ -256,7 +234,7 @@ def _format_time(iso: str) -> str:
         return iso
 
 
-def render_about(info: IndexInfo) -> Part:
+def render_about(info: IndexSummary) -> Part:
     facts = (
         f"文件：{len(info.documents)} 份文档（{info.files} 个文件）\n"
         f"片段：{info.chunks} 个\n"
@@ -266,7 +244,7 @@ def render_about(info: IndexInfo) -> Part:
     return _parts([[_Block("索引信息", "bold"), _Block(facts)]])[0]
 
 
-def render_sources(info: IndexInfo) -> list[Part]:
+def render_sources(info: IndexSummary) -> list[Part]:
     """The document list; split over several messages when the corpus is large."""
     if not info.documents:
         return _parts([[_Block("索引中还没有文件。")]])

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from bot.results import Answer, Citation
+from bot.answer.results import Answer, Citation
 from index.documents import Chunk
 
 STORE_FILE = "zonebot.sqlite3"

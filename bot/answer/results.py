@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from index.documents import Chunk
+from index.retrieve import IndexSummary
+
+__all__ = ["NOT_FOUND", "Answer", "Citation", "IndexSummary"]
 
 NOT_FOUND = "未在文档中找到相关内容。"
 
@@ -17,6 +20,13 @@ class Citation:
     chunk: Chunk
     quote: str  # the passage shown to the user (verbatim from the chunk's display text)
     verified: bool  # the passage contains the sentence(s) it supports
+
+    def label(self) -> str:
+        """`[n] 《title》 · section · location`, leaving out an empty section; every
+        transport shows a source this way."""
+        chunk = self.chunk
+        place = " · ".join(p for p in (f"《{chunk.title}》", chunk.section, chunk.location) if p)
+        return f"[{self.n}] {place}"
 
     def to_dict(self) -> dict:
         return {
@@ -53,14 +63,3 @@ class Answer:
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
             **({"notice": self.notice} if self.notice else {}),
         }
-
-
-@dataclass(frozen=True)
-class IndexInfo:
-    """What `/about` and `zonebot about` report about the loaded index."""
-
-    documents: list[str]  # document titles
-    files: int
-    chunks: int
-    built_at: str  # ISO 8601, UTC
-    model: str

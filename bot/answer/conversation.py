@@ -18,7 +18,7 @@ import re
 from collections import deque
 from dataclasses import dataclass, field
 
-from bot.question import (
+from bot.answer.question import (
     content_terms,
     proper_names,
     question_kind,
@@ -37,7 +37,6 @@ MAX_TOPIC_TERMS = 2  # a question with more content terms than this stands on it
 @dataclass(frozen=True)
 class Turn:
     question: str  # the standalone question as answered (normalised)
-    found: bool
 
 
 @dataclass

@@ -19,9 +19,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from bot.answer.extractive import Candidate, term_forms
+from bot.answer.question import Question, has_person
 from bot.config import AnswerSettings
-from bot.extractive import Candidate, term_forms
-from bot.question import Question, has_person
 from index.textnorm import normalize
 
 
@@ -29,10 +29,6 @@ from index.textnorm import normalize
 class Verdict:
     best: Candidate | None  # the sentence the answer starts from, when found
     reason: str  # why not, for logs and `zonebot eval`; "" when found
-
-    @property
-    def found(self) -> bool:
-        return self.best is not None
 
 
 class Gate:

@@ -5,6 +5,8 @@ and by bench/answers.py. A question line holds `question`, `answers` (the answer
 when its text contains one of them, whitespace removed), `evidence` (a cited passage must
 contain it), optionally `doc` (a fragment of the cited file name), `type` and `id`. An
 empty `answers` list marks a question the documents cannot answer: it must be refused.
+With `all: true` every string of `answers` must appear (lists); a question with
+`followup_of` is asked in the conversation of the question it follows.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.results import Answer
-from bot.sentences import squeeze
+from bot.answer.conversation import Conversation
+from bot.answer.results import Answer
+from bot.answer.sentences import squeeze
 from index.errors import ZonebotError
 
 
@@ -33,6 +36,8 @@ class GoldQuestion:
     evidence: str | None = None
     doc: str | None = None
     type: str = "factoid"
+    all: bool = False  # every string of `answers` must appear (lists)
+    followup_of: str | None = None  # asked in the conversation of this question
 
     @property
     def answerable(self) -> bool:
@@ -56,7 +61,8 @@ class Outcome:
         if not self.gold.answerable:
             return None
         text = squeeze(self.answer.text)
-        return self.answer.found and any(squeeze(a) in text for a in self.gold.answers)
+        match = all if self.gold.all else any
+        return self.answer.found and match(squeeze(a) in text for a in self.gold.answers)
 
     @property
     def evidence_ok(self) -> bool | None:
@@ -168,18 +174,24 @@ def _parse(line: str, where: str) -> GoldQuestion:
         evidence=record.get("evidence") or None,
         doc=record.get("doc") or None,
         type=record.get("type") or ("factoid" if answers else "unanswerable"),
+        all=bool(record.get("all", False)),
+        followup_of=record.get("followup_of") or None,
     )
 
 
 def evaluate(
-    answer: Callable[[str], Answer],
+    answer: Callable[[str, Conversation], Answer],
     questions: Iterable[GoldQuestion],
     on_outcome: Callable[[Outcome], None] | None = None,
 ) -> Report:
-    """Ask every question (each on its own, without conversation history)."""
+    """Ask every question in a conversation of its own, except that a follow-up is asked
+    in the conversation of the question it follows."""
     report = Report()
+    conversations: dict[str, Conversation] = {}
     for gold in questions:
-        result = answer(gold.question)
+        conversation = conversations.get(gold.followup_of or "") or Conversation()
+        conversations[gold.id] = conversation
+        result = answer(gold.question, conversation)
         outcome = Outcome(gold, result, result.timings_ms.get("total", float("nan")))
         report.outcomes.append(outcome)
         if on_outcome:

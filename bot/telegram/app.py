@@ -1,0 +1,178 @@
+"""`zonebot serve`: the PTB Application — builder settings and handler registration only.
+
+The handlers live in the modules beside this one, by concern; the engine is built by the
+caller (`bot.wiring`) and passed in, so this module never imports the index or the model.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from telegram import LinkPreviewOptions, Update
+from telegram.constants import ParseMode
+from telegram.error import InvalidToken
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    Defaults,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+from telegram.request import BaseRequest
+
+from bot.config import Settings, bot_token, webhook_secret
+from bot.logging_setup import event, install_redaction, setup_logging
+from bot.telegram.access import (
+    NEW,
+    NON_TEXT_PRIVATE,
+    QUESTION,
+    UNKNOWN_PRIVATE_COMMAND,
+    AccessPolicy,
+)
+from bot.telegram.admin import AdminCommands
+from bot.telegram.commands import COMMANDS, InfoCommands
+from bot.telegram.errors import ErrorReporter
+from bot.telegram.questions import QuestionHandler
+from bot.telegram.sources import FEEDBACK_DATA, SOURCE_DATA, SourceButtons
+from bot.telegram.state import BotState, Engine, Reindex
+from bot.telegram.store import STORE_FILE, FeedbackStore
+from index.errors import ZonebotError
+
+log = logging.getLogger(__name__)
+
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+MAX_RETRIES = 2  # resends of one request after Telegram's 429 retry_after
+
+
+class TokenRejected(ZonebotError):
+    """Telegram answered getMe with 401/404: the token is wrong or revoked."""
+
+
+class _FloodLimiter(AIORateLimiter):
+    """Telegram's 30 messages/s budget is for messages; "typing…" must not use it up."""
+
+    async def process_request(
+        self,
+        callback: Callable[..., Any],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> Any:
+        if endpoint == "sendChatAction":
+            data = {}  # no chat id: skips the message limiters, keeps the 429 retry logic
+        return await super().process_request(
+            callback, args, kwargs, endpoint, data, rate_limit_args
+        )
+
+
+def build_application(
+    settings: Settings,
+    engine: Engine,
+    reindex: Reindex | None = None,
+    *,
+    request: BaseRequest | None = None,
+    get_updates_request: BaseRequest | None = None,
+) -> Application:
+    """The configured Application with every handler registered; nothing is started."""
+    tg = settings.telegram
+    token = bot_token(tg)
+    state = BotState(engine, FeedbackStore(settings.data_dir / STORE_FILE))
+    access = AccessPolicy(tg)
+    info = InfoCommands(state)
+    admin = AdminCommands(state, reindex)
+    questions = QuestionHandler(state, settings.answer.history_turns, tg.concurrent_updates)
+    buttons = SourceButtons(state)
+    errors = ErrorReporter(tg.admin_chat, [token])
+
+    async def post_init(app: Application) -> None:
+        await app.bot.set_my_commands(COMMANDS)
+        log.info(event("started", bot=app.bot.username, chunks=state.engine.info().chunks))
+
+    async def post_shutdown(app: Application) -> None:
+        questions.close()
+        state.store.close()
+
+    builder = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(tg.base_url)
+        .base_file_url(tg.base_file_url)
+        .concurrent_updates(max(1, tg.concurrent_updates))
+        .rate_limiter(_FloodLimiter(overall_max_rate=tg.flood_limit, max_retries=MAX_RETRIES))
+        .defaults(
+            Defaults(
+                parse_mode=ParseMode.HTML,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+        )
+        .post_init(post_init)
+        .post_shutdown(post_shutdown)
+    )
+    if request is not None:
+        builder = builder.request(request)
+    if get_updates_request is not None:
+        builder = builder.get_updates_request(get_updates_request)
+    app = builder.build()
+
+    admins = NEW & filters.User(user_id=tg.admins)  # an edited "/start" is not a new command
+    app.add_handler(TypeHandler(Update, access.access_gate), group=-2)
+    app.add_handler(MessageHandler(QUESTION, access.rate_gate), group=-1)
+    app.add_handlers(
+        [
+            CommandHandler("start", info.start, filters=NEW),
+            CommandHandler("help", info.help, filters=NEW),
+            CommandHandler("about", info.about, filters=NEW),
+            CommandHandler("sources", info.sources, filters=NEW),
+            CommandHandler("stats", admin.stats, filters=admins),
+            CommandHandler("reindex", admin.reindex, filters=admins),
+            CommandHandler(["stats", "reindex"], admin.admin_only, filters=NEW),
+            MessageHandler(QUESTION, questions.question),
+            MessageHandler(NON_TEXT_PRIVATE, questions.non_text),
+            MessageHandler(UNKNOWN_PRIVATE_COMMAND, info.unknown_command),
+            CallbackQueryHandler(buttons.show_source, pattern=SOURCE_DATA),
+            CallbackQueryHandler(buttons.feedback, pattern=FEEDBACK_DATA),
+        ]
+    )
+    app.add_error_handler(errors.on_error)
+    return app
+
+
+def run_bot(
+    settings: Settings, engine_factory: Callable[[], Engine], reindex: Reindex | None = None
+) -> None:
+    """Load the engine once, then poll (or serve the webhook) until SIGINT/SIGTERM."""
+    tg = settings.telegram
+    token = bot_token(tg)
+    secret = webhook_secret(tg) if tg.webhook.enabled else None
+    setup_logging()
+    install_redaction(token, *([secret] if secret else []))
+    engine = engine_factory()
+    engine.warm_up()  # before the event loop runs: nothing to block yet
+    app = build_application(settings, engine, reindex)
+    try:
+        if secret is None:
+            app.run_polling(allowed_updates=ALLOWED_UPDATES, drop_pending_updates=True)
+        else:
+            wh = tg.webhook
+            app.run_webhook(
+                listen=wh.listen,
+                port=wh.port,
+                url_path=wh.url_path,
+                webhook_url=wh.webhook_url,
+                secret_token=secret,
+                allowed_updates=ALLOWED_UPDATES,
+                drop_pending_updates=True,
+            )
+    except InvalidToken:
+        raise TokenRejected(
+            f"Telegram 拒绝了机器人令牌。The token in ${tg.token_env} "
+            "(or telegram.token_file) was rejected: check it with @BotFather."
+        ) from None

@@ -1,0 +1,12 @@
+"""Every fixed text the bot sends, in one place (tests and translations refer to these)."""
+
+NON_TEXT = "目前只支持文字提问，请直接输入你的问题。"
+THROTTLED = "提问太频繁，请稍后再试。"
+NOT_ALLOWED = "抱歉，这个机器人目前只对授权用户开放。如需使用，请联系管理员。"
+ADMIN_ONLY = "这个命令只有管理员可以使用。"
+APOLOGY = "抱歉，处理时出了点问题，请稍后再试。"
+EXPIRED = "这条回答已过期，请重新提问。"
+THANKS = "感谢反馈！"
+UNKNOWN_COMMAND = "没有这个命令。发送 /help 查看用法。"
+NO_REINDEX = "这个部署没有配置重建索引。"
+REINDEX_RUNNING = "索引正在重建中，请等它完成。"

@@ -1,0 +1,77 @@
+"""Wiring: settings in, the embedder, the index, the answer engine and the /reindex job out.
+
+The one place that knows how the pieces fit; the CLI, `zonebot serve` and /reindex all
+build through it, and /reindex reuses the live embedder instead of loading a second model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from bot.answer.engine import AnswerEngine
+from bot.answer.llm import LLMClient
+from bot.config import Settings, llm_api_key
+from index.build import BuildSummary, ProgressFn, build_index
+from index.embeddings import Embedder
+from index.retrieve import HybridRetriever, Mode, open_index
+
+
+def make_embedder(settings: Settings) -> Embedder:
+    return Embedder(settings.embedding)
+
+
+def base_dir(settings: Settings) -> Path:
+    """Directory that file names in citations are shown relative to (the config's)."""
+    return settings.config_path.parent if settings.config_path else Path.cwd()
+
+
+def run_index(
+    settings: Settings,
+    *,
+    rebuild: bool = False,
+    embedder: Embedder | None = None,
+    show_progress: bool = False,
+    on_progress: ProgressFn | None = None,
+) -> BuildSummary:
+    """Build or update the configured index."""
+    return build_index(
+        settings.corpus.paths,
+        settings.index.dir,
+        embedder or make_embedder(settings),
+        settings.chunking,
+        rebuild=rebuild,
+        base_dir=base_dir(settings),
+        show_progress=show_progress,
+        on_progress=on_progress,
+    )
+
+
+def open_retriever(settings: Settings, embedder: Embedder | None = None) -> HybridRetriever:
+    """Load the live index and a retriever over it (loads the model)."""
+    embedder = embedder or make_embedder(settings)
+    return HybridRetriever(open_index(settings.index.dir, embedder), embedder, settings.retrieval)
+
+
+def build_engine(
+    settings: Settings, embedder: Embedder | None = None, mode: Mode = "hybrid"
+) -> AnswerEngine:
+    """The answer engine over the live index; raises a ZonebotError with advice on failure."""
+    llm = None
+    if settings.answer.mode == "llm":
+        llm = LLMClient(settings.llm, llm_api_key(settings.llm))
+    return AnswerEngine(open_retriever(settings, embedder), settings, llm, mode=mode)
+
+
+def reindex_job(
+    settings: Settings, embedder: Embedder
+) -> Callable[[Callable[[str], None]], tuple[AnswerEngine, str]]:
+    """/reindex: update the index with the live embedder, then a warmed-up engine over it."""
+
+    def reindex(progress: Callable[[str], None]) -> tuple[AnswerEngine, str]:
+        summary = run_index(settings, embedder=embedder, on_progress=progress)
+        engine = build_engine(settings, embedder)
+        engine.warm_up()
+        return engine, summary.describe()
+
+    return reindex
