@@ -63,28 +63,53 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="show progress logs")
     parser.add_argument("--version", action="version", version=f"zonebot {__version__}")
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+    for add in (_add_index, _add_search, _add_ask, _add_chat, _add_evaluate, _add_serve):
+        add(commands)
+    return parser
 
-    index = commands.add_parser(
+
+def _command(
+    commands: argparse._SubParsersAction, name: str, handler: Callable, **texts: str
+) -> argparse.ArgumentParser:
+    """One subcommand with its help texts, dispatched to `handler(args, settings)`."""
+    parser = commands.add_parser(name, **texts)
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def _text_or_batch(parser: argparse.ArgumentParser, name: str, help: str, batch: str) -> None:
+    """Either one text on the command line or a --jsonl batch, not both."""
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument(name, nargs="?", help=help)
+    target.add_argument("--jsonl", metavar="FILE", help=batch)
+
+
+def _add_index(commands: argparse._SubParsersAction) -> None:
+    index = _command(
+        commands,
         "index",
+        cmd_index,
         help="build or update the index",
         description="Build or update the index "
         "from corpus.paths. Only new or changed files are processed unless --rebuild.",
     )
     index.add_argument("--rebuild", action="store_true", help="rebuild everything from scratch")
     index.add_argument("--json", action="store_true", help="print the summary as JSON")
-    index.set_defaults(handler=cmd_index)
 
-    search = commands.add_parser(
+
+def _add_search(commands: argparse._SubParsersAction) -> None:
+    search = _command(
+        commands,
         "search",
+        cmd_search,
         help="show the passages that best match a query",
         description="Hybrid (dense + BM25) search over the index.",
     )
-    target = search.add_mutually_exclusive_group(required=True)
-    target.add_argument("query", nargs="?", help="查询 the query text")
-    target.add_argument(
-        "--jsonl",
-        metavar="FILE",
-        help="batch: one JSON object with 'query' (or 'question') per line; '-' reads stdin",
+    _text_or_batch(
+        search,
+        "query",
+        "查询 the query text",
+        "batch: one JSON object with 'query' (or 'question') per line; '-' reads stdin",
     )
     search.add_argument("-k", type=int, default=None, help="number of results (default 5)")
     search.add_argument(
@@ -94,36 +119,44 @@ def build_parser() -> argparse.ArgumentParser:
         help="retrieval mode (default hybrid)",
     )
     search.add_argument("--json", action="store_true", help="print JSON")
-    search.set_defaults(handler=cmd_search)
 
-    ask = commands.add_parser(
+
+def _add_ask(commands: argparse._SubParsersAction) -> None:
+    ask = _command(
+        commands,
         "ask",
+        cmd_ask,
         help="answer a question with cited sources",
         description="Answer from the indexed documents, quoting them with numbered sources; "
         "says 未在文档中找到相关内容 when they do not hold the answer.",
     )
-    target = ask.add_mutually_exclusive_group(required=True)
-    target.add_argument("question", nargs="?", help="问题 the question")
-    target.add_argument(
-        "--jsonl",
-        metavar="FILE",
-        help="batch: one JSON object with 'question' or one plain-text question per line; "
+    _text_or_batch(
+        ask,
+        "question",
+        "问题 the question",
+        "batch: one JSON object with 'question' or one plain-text question per line; "
         "'-' reads stdin; prints one JSON answer per line",
     )
     ask.add_argument("--json", action="store_true", help="print the answer as JSON")
-    ask.set_defaults(handler=cmd_ask)
 
-    chat = commands.add_parser(
+
+def _add_chat(commands: argparse._SubParsersAction) -> None:
+    _command(
+        commands,
         "chat",
+        cmd_chat,
         help="interactive chat in the terminal (follow-up questions keep their context)",
         description="Ask questions one after another; a short follow-up such as "
         "“那同比增长多少?” is read in the context of the previous question. "
         "/new starts over, /quit or Ctrl-D leaves.",
     )
-    chat.set_defaults(handler=cmd_chat)
 
-    evaluate = commands.add_parser(
+
+def _add_evaluate(commands: argparse._SubParsersAction) -> None:
+    evaluate = _command(
+        commands,
         "eval",
+        cmd_eval,
         help="measure answer quality on golden question files",
         description="Ask every question of JSONL files in the ../shared/eval format "
         "(question, answers, evidence, doc, type) and report answer, evidence, document "
@@ -132,17 +165,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("files", nargs="+", metavar="FILE", help="golden JSONL files")
     evaluate.add_argument("--json", action="store_true", help="print the report as JSON")
-    evaluate.set_defaults(handler=cmd_eval)
 
-    serve = commands.add_parser(
+
+def _add_serve(commands: argparse._SubParsersAction) -> None:
+    _command(
+        commands,
         "serve",
+        cmd_serve,
         help="run the Telegram bot",
         description="Run the Telegram bot (long polling, or a webhook when "
         "telegram.webhook.enabled). The token comes from $TELEGRAM_BOT_TOKEN or "
         "telegram.token_file. Stop with Ctrl-C or SIGTERM.",
     )
-    serve.set_defaults(handler=cmd_serve)
-    return parser
 
 
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:

@@ -15,16 +15,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from index.documents import Chunk, Document, Paragraph
+from index.punctuation import sentence_spans, trim_span
 from index.textnorm import normalize
 
-# Sentence-final marks: Chinese full stop, exclamation, question, semicolon, ellipsis,
-# and their ASCII forms. ASCII "." is left out: it is a decimal point far more often.
-_TERMINATORS = "。！？；…!?;"
-# Closing quotes and brackets that stay with the sentence they close: 。” ！」 ？）
-_CLOSERS = "”’」』）)】》\"'"
-# A sentence: text up to a run of terminators ("？！", "……") plus closers, or the
-# unterminated text at the end.
-_SENTENCE = re.compile(rf"[^{_TERMINATORS}]*[{_TERMINATORS}]+[{_CLOSERS}]*|[^{_TERMINATORS}]+")
 # A clause: text up to and including a comma; used only to split an oversized sentence.
 _CLAUSE = re.compile(r"[^，,]*[，,]|[^，,]+")
 
@@ -51,28 +44,9 @@ class _Piece:
     end: int
 
 
-def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each sentence in `text`, trimmed of surrounding whitespace."""
-    spans = []
-    for match in _SENTENCE.finditer(text):
-        start, end = _trim(text, match.start(), match.end())
-        if start < end:
-            spans.append((start, end))
-    return spans
-
-
 def split_sentences(text: str) -> list[str]:
-    """The sentences of `text`, closing quotes and brackets kept with their sentence."""
+    """The sentences of `text` as the chunker cuts them (at ；too)."""
     return [text[start:end] for start, end in sentence_spans(text)]
-
-
-def _trim(text: str, start: int, end: int) -> tuple[int, int]:
-    """Narrow a span so it neither starts nor ends with whitespace."""
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return start, end
 
 
 def chunk_document(doc: Document, settings: ChunkerSettings | None = None) -> list[Chunk]:
@@ -142,7 +116,7 @@ def _clause_spans(
             spans[-1] = (spans[-1][0], match.end())
         else:
             spans.append((match.start(), match.end()))
-    return [_trim(text, s, e) for s, e in spans]
+    return [trim_span(text, s, e) for s, e in spans]
 
 
 def _pack(doc: Document, pieces: list[_Piece], settings: ChunkerSettings) -> list[list[_Piece]]:

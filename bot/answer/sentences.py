@@ -4,10 +4,9 @@ A chunk is split the first time it is retrieved and the result is kept (keyed by
 chunk's text), so answering never re-tokenises the corpus. Each sentence keeps its exact
 display text, so a quote is verbatim, plus a normalised form for matching.
 
-An answer sentence runs to 。！？ or the end of a line. The chunker
-(`index.chunking.sentence_spans`) also cuts at ；, which suits packing chunks; here an
-enumeration joined by ；stays whole for 哪些 questions, and `clauses` cuts it at ；when
-a shorter answer is wanted.
+An answer sentence runs to 。！？ or the end of a line (`index.punctuation`, the one
+splitter, without cutting at ；): an enumeration joined by ；stays whole for 哪些
+questions, and `clauses` cuts it at ；when a shorter answer is wanted.
 """
 
 from __future__ import annotations
@@ -16,13 +15,9 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from index.punctuation import CLAUSE_ENDS, COMMAS, cut_outside_brackets, sentence_spans
 from index.textnorm import normalize
 
-# A sentence ends at 。！？ (full or half width) or an ellipsis, with any closing quotes
-# or brackets that follow; a line break always ends one (list items, headings).
-_SENTENCE = re.compile(r"[^\n]+?(?:[。！？!?]+|……|…|$)[”’」』）)]*", re.MULTILINE)
-_OPENERS = "（(〈《「『【[“"
-_CLOSERS = "）)〉》」』】]”"
 _NOT_WORD = re.compile(r"[\W_]+")
 SPLIT_CACHE = 50_000  # chunks whose sentences are kept; far more than a bot ever touches
 
@@ -38,8 +33,8 @@ class Sentence:
 @lru_cache(maxsize=SPLIT_CACHE)
 def split_sentences(text: str) -> tuple[Sentence, ...]:
     """The sentences of a passage, in order."""
-    pieces = [m.group().strip() for m in _SENTENCE.finditer(text)]
-    return tuple(make_sentence(piece, n) for n, piece in enumerate(p for p in pieces if p))
+    spans = sentence_spans(text, semicolons=False, lines=True)
+    return tuple(make_sentence(text[start:end], n) for n, (start, end) in enumerate(spans))
 
 
 def make_sentence(text: str, position: int = 0) -> Sentence:
@@ -64,26 +59,12 @@ def char_bigrams(norm: str) -> frozenset[str]:
 
 def clauses(text: str) -> list[str]:
     """A sentence cut at semicolons outside brackets, each piece keeping its punctuation."""
-    return _cut(text, "；;")
+    return cut_outside_brackets(text, CLAUSE_ENDS)
 
 
 def comma_clauses(text: str) -> list[str]:
     """A sentence cut at commas and semicolons outside brackets and quotes."""
-    return _cut(text, "，,；;")
-
-
-def _cut(text: str, separators: str) -> list[str]:
-    pieces, depth, start = [], 0, 0
-    for i, char in enumerate(text):
-        if char in _OPENERS:
-            depth += 1
-        elif char in _CLOSERS:
-            depth = max(0, depth - 1)
-        elif char in separators and depth == 0:
-            pieces.append(text[start : i + 1])
-            start = i + 1
-    pieces.append(text[start:])
-    return [p for p in pieces if p.strip()]
+    return cut_outside_brackets(text, COMMAS + CLAUSE_ENDS)
 
 
 def squeeze(text: str) -> str:

@@ -26,7 +26,7 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from bot.config import Settings, bot_token, webhook_secret
+from bot.config import Settings, TelegramSettings, bot_token, webhook_secret
 from bot.logging_setup import event, install_redaction, setup_logging
 from bot.telegram.access import (
     NEW,
@@ -73,6 +73,34 @@ class _FloodLimiter(AIORateLimiter):
         )
 
 
+def _builder(
+    tg: TelegramSettings,
+    token: str,
+    request: BaseRequest | None,
+    get_updates_request: BaseRequest | None,
+) -> ApplicationBuilder:
+    """Token, endpoints, concurrency, flood limit and defaults (HTML, no link previews)."""
+    builder = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(tg.base_url)
+        .base_file_url(tg.base_file_url)
+        .concurrent_updates(max(1, tg.concurrent_updates))
+        .rate_limiter(_FloodLimiter(overall_max_rate=tg.flood_limit, max_retries=MAX_RETRIES))
+        .defaults(
+            Defaults(
+                parse_mode=ParseMode.HTML,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+        )
+    )
+    if request is not None:
+        builder = builder.request(request)
+    if get_updates_request is not None:
+        builder = builder.get_updates_request(get_updates_request)
+    return builder
+
+
 def build_application(
     settings: Settings,
     engine: Engine,
@@ -100,27 +128,8 @@ def build_application(
         questions.close()
         state.store.close()
 
-    builder = (
-        ApplicationBuilder()
-        .token(token)
-        .base_url(tg.base_url)
-        .base_file_url(tg.base_file_url)
-        .concurrent_updates(max(1, tg.concurrent_updates))
-        .rate_limiter(_FloodLimiter(overall_max_rate=tg.flood_limit, max_retries=MAX_RETRIES))
-        .defaults(
-            Defaults(
-                parse_mode=ParseMode.HTML,
-                link_preview_options=LinkPreviewOptions(is_disabled=True),
-            )
-        )
-        .post_init(post_init)
-        .post_shutdown(post_shutdown)
-    )
-    if request is not None:
-        builder = builder.request(request)
-    if get_updates_request is not None:
-        builder = builder.get_updates_request(get_updates_request)
-    app = builder.build()
+    app = _builder(tg, token, request, get_updates_request).post_init(post_init)
+    app = app.post_shutdown(post_shutdown).build()
 
     admins = NEW & filters.User(user_id=tg.admins)  # an edited "/start" is not a new command
     app.add_handler(TypeHandler(Update, access.access_gate), group=-2)
