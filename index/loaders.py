@@ -63,7 +63,7 @@ def find_corpus_files(paths: list[Path]) -> list[Path]:
     Files with unsupported suffixes are returned too, so the build can list them as
     skipped: `load_file` raises `UnsupportedFile` for them. Hidden files and folders,
     and Office lock files ("~$x.docx"), inside directories are left out. Paths given
-    explicitly are kept as given, missing ones included (loading them reports it).
+    explicitly are kept as given; `build_index` refuses missing ones before this runs.
     """
     found: list[Path] = []
     for path in paths:

@@ -203,9 +203,9 @@ async def test_thumbs_up_is_recorded_in_sqlite(tmp_path):
         (ack,) = await h.wait_for("answerCallbackQuery")
         assert ack.params["text"] == messages.THANKS
         with sqlite3.connect(h.db_path) as db:
-            row = db.execute("SELECT question, found, chunk_ids, vote FROM questions").fetchone()
+            row = db.execute("SELECT question, found, chunk_ids FROM questions").fetchone()
             votes = db.execute("SELECT user_id, vote FROM feedback").fetchall()
-        assert row == (QUESTION, 1, '["yingkou-1:0002"]', 1)
+        assert row == (QUESTION, 1, '["yingkou-1:0002"]')
         assert votes == [(13, 1)]
 
 

@@ -3,7 +3,8 @@
 Callback data is limited to 64 bytes, so buttons carry a short answer id and the
 citations behind it live here; they survive restarts and reindexing (a 📄 button shows
 what was cited at the time). One connection behind a lock: every call is a few
-milliseconds, and WAL keeps readers and the writer from blocking each other.
+milliseconds. WAL makes each commit one append to the log, and lets an operator read the
+file (`sqlite3`, backups) while the bot writes.
 """
 
 from __future__ import annotations
@@ -32,8 +33,7 @@ CREATE TABLE IF NOT EXISTS questions (
     question   TEXT NOT NULL,
     found      INTEGER NOT NULL,
     chunk_ids  TEXT NOT NULL,      -- JSON list, in citation order
-    latency_ms REAL NOT NULL,      -- question received -> last part sent
-    vote       INTEGER             -- the asker's own 1 / -1, NULL when not voted
+    latency_ms REAL NOT NULL       -- question received -> last part sent
 );
 CREATE INDEX IF NOT EXISTS questions_asked_at ON questions (asked_at);
 CREATE TABLE IF NOT EXISTS citations (
@@ -101,7 +101,8 @@ class FeedbackStore:
         with self._lock, self._db:
             self._db.execute("BEGIN")
             self._db.execute(
-                "INSERT INTO questions VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+                "INSERT INTO questions (answer_id, asked_at, user_id, chat_id, question, found, "
+                "chunk_ids, latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     answer_id,
                     time.time(),
@@ -129,20 +130,16 @@ class FeedbackStore:
         """Store a 👍 (1) or 👎 (-1); False when the answer id is unknown."""
         with self._lock, self._db:
             self._db.execute("BEGIN")
-            asker = self._db.execute(
-                "SELECT user_id FROM questions WHERE answer_id = ?", (answer_id,)
+            known = self._db.execute(
+                "SELECT 1 FROM questions WHERE answer_id = ?", (answer_id,)
             ).fetchone()
-            if asker is None:
+            if known is None:
                 return False
             self._db.execute(
                 "INSERT INTO feedback VALUES (?, ?, ?, ?) ON CONFLICT (answer_id, user_id) "
                 "DO UPDATE SET vote = excluded.vote, voted_at = excluded.voted_at",
                 (answer_id, user_id, vote, time.time()),
             )
-            if asker[0] == user_id:
-                self._db.execute(
-                    "UPDATE questions SET vote = ? WHERE answer_id = ?", (vote, answer_id)
-                )
             return True
 
     def stats(self, now: float | None = None) -> Stats:
