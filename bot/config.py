@@ -60,21 +60,10 @@ class AnswerSettings:
     max_sentences: int = 3
     history_turns: int = 4
     passages: int = 6  # retrieved passages whose sentences compete for the answer
-    # Refusal (bot/refusal.py). Besides its fixed checks (names, value type, person), an
-    # answer sentence must hold this share of the question's IDF term weight, this share
-    # together with its neighbours and headings, and (list/quantity questions) this share
-    # of the focus terms. Chosen with `python bench/answers.py --calibrate`, which sweeps
-    # them over answerable CMRC dev questions, the same questions with their answer
-    # sentences removed, questions asked of the other corpus and ../shared/eval. 0.2/0.4
-    # answers every answerable dev question and refuses both unanswerable ones; on CMRC
-    # it answers 95.6% (78.4% with the gold answer in the leading sentence, against
-    # 79.9% at 0.1/0.3), refuses 2.2% of off-corpus questions answered at 0.1/0.3 (5.4%
-    # → 2.2%) and 8 points more of the answer-removed ones: ~5 likely-wrong answers
-    # refused per right one lost. 0.5 context refuses a dev question. The focus share
-    # barely matters between 0.3 and 0.5.
-    min_sentence_coverage: float = 0.2
-    min_context_coverage: float = 0.4
-    min_focus_coverage: float = 0.5
+    candidates: int = 10  # best-scored sentences the answer model judges
+    # Answer when the model's probability for the best sentence reaches this; None takes
+    # the threshold stored with the model (chosen by bench/fit_answer_model.py).
+    min_probability: float | None = None
 
 
 @dataclass(frozen=True)

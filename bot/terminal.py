@@ -13,7 +13,7 @@ def render_terminal(answer: Answer) -> str:
     if not answer.found and answer.suggestions:
         lines += ["", "可以看看这些文件："]
         lines += [f"  《{title}》" for title in answer.suggestions]
-    for citation in answer.citations:
+    for citation in answer.citations or answer.related:
         lines += ["", citation.label()]
         quote = f"“{citation.quote}”".splitlines()
         lines += [f"    {line}" for line in quote]

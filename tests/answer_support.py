@@ -128,6 +128,10 @@ def small_retriever(chunks: tuple[Chunk, ...] = CORPUS) -> HybridRetriever:
 
 
 def small_engine(chunks: tuple[Chunk, ...] = CORPUS, **answer: object) -> AnswerEngine:
+    """The hashing embedder's cosines mean nothing to the fitted answer model, so by
+    default this engine answers with the first sentence that passes the checks
+    (`min_probability` 0); the fitted decision is tested with the real model."""
+    answer.setdefault("min_probability", 0.0)
     settings = Settings()
     settings = replace(settings, answer=replace(settings.answer, **answer))
     return AnswerEngine(small_retriever(chunks), settings)

@@ -23,10 +23,17 @@ def test_answer_with_verified_citation(real_engine):
     assert squeeze(first_line) in squeeze(citation.quote)
 
 
-def test_missing_fact_is_refused_with_suggestions(real_engine):
+def test_missing_fact_is_refused_with_related_provisions_or_documents(real_engine):
     answer = real_engine.answer("营口片区的常住人口有多少?")
     assert not answer.found and answer.citations == []
-    assert answer.suggestions and answer.suggestions[0].startswith("走创新路")
+    closest = [c.chunk.title for c in answer.related] or answer.suggestions
+    assert closest and closest[0].startswith("走创新路")
+    assert all(not c.verified for c in answer.related)  # nothing in them is claimed
+
+
+def test_off_topic_question_is_refused_with_documents_not_provisions(real_engine):
+    answer = real_engine.answer("明天北京天气怎么样?")
+    assert not answer.found and answer.related == [] and answer.citations == []
 
 
 def test_follow_up_and_traditional_script(real_engine):
@@ -47,9 +54,9 @@ def test_extractive_answers_are_fast_after_warm_up(real_engine):
 def test_question_sets_written_for_this_project_do_not_regress(real_engine):
     """The Yingkou question sets in bench/questions/ (written without looking at the
     engine), over corpus/ alone: every unanswerable one refused, and no fewer right
-    answers than when this test was written (41 of 49; the misses are paraphrases and
-    two how-to questions that the one-document corpus weighs poorly)."""
+    answers than when the learned decision came (38 of 49; the hand-set thresholds it
+    replaced had been fitted to these very sets and answered 41)."""
     files = sorted((ROOT / "bench" / "questions").glob("*_yingkou.jsonl"))
     summary = evaluate(real_engine.answer, load_questions(files)).summary()
     assert summary["refusal_accuracy"] == 1.0
-    assert summary["answer_accuracy"] >= 41 / 49, summary
+    assert summary["answer_accuracy"] >= 38 / 49, summary

@@ -12,15 +12,19 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
+import numpy as np
+
+from bot.answer.checks import Checks
 from bot.answer.citations import cite
 from bot.answer.conversation import Conversation, Turn
+from bot.answer.decision import AnswerModel
 from bot.answer.extractive import Candidate, TermWeights, candidates, compose
-from bot.answer.llm import LLMClient
+from bot.answer.features import feature_rows
+from bot.answer.llm import UNAVAILABLE, LLMClient, LLMError
 from bot.answer.question import Question, analyse, clean, has_chinese, has_words
-from bot.answer.refusal import Gate
-from bot.answer.results import NOT_FOUND, Answer, IndexSummary
+from bot.answer.results import NOT_FOUND, RELATED, Answer, Citation, IndexSummary
 from bot.config import Settings
 from index.documents import Hit
 from index.retrieve import HybridRetriever, Mode
@@ -32,6 +36,10 @@ EMPTY_QUESTION = "请输入要查询的问题，例如：营口片区去年规�
 NO_WORDS = "没有看懂这个问题：请用文字（中文）提问。"
 NOT_CHINESE = "文档为中文，请尽量用中文提问。(The documents are in Chinese; please ask in Chinese.)"
 MAX_SUGGESTIONS = 3
+MAX_RELATED = 2
+# A refused question shows its closest provisions when their passage holds at least this
+# share of the question's term weight; otherwise it names the closest documents.
+RELATED_COVERAGE = 0.5
 WARM_UP_QUESTION = "营口片区去年规模以上工业总产值是多少？"
 
 
@@ -44,11 +52,15 @@ class AnswerEngine:
         settings: Settings,
         llm: LLMClient | None = None,
         mode: Mode = "hybrid",
+        model: AnswerModel | None = None,
     ) -> None:
         self.retriever = retriever
         self.settings = settings
         self.llm = llm
         self.mode = mode
+        self.model = model or AnswerModel.load()
+        override = settings.answer.min_probability
+        self.threshold = self.model.threshold if override is None else override
         self._weights = TermWeights(retriever.document_frequency, len(retriever))
 
     def info(self) -> IndexSummary:
@@ -71,8 +83,7 @@ class AnswerEngine:
             text = text[:limit]
         if not has_chinese(text):
             notices.append(NOT_CHINESE)
-        standalone = conversation.standalone(text) if conversation else text
-        q = analyse(text, standalone[:limit])
+        q = self.analyse(text, conversation)
         hits = self.retrieve(q)
         retrieved = time.perf_counter()
         answer, notice = self._compose(question, q, hits)
@@ -90,20 +101,72 @@ class AnswerEngine:
         return replace(answer, timings_ms=timings, notice=notice)
 
     def _compose(self, asked: str, q: Question, hits: list[Hit]) -> tuple[Answer, str | None]:
-        """The cited answer, or the refusal with suggestions; plus a notice from the LLM."""
-        settings = self.settings.answer
-        ranked = self.rank(q, hits)
-        gate = Gate(q, ranked, settings)
-        verdict = gate.verdict()
-        if verdict.best is None:
-            log.info("refused %r: %s", q.search, verdict.reason)
-            return Answer(asked, False, NOT_FOUND, suggestions=_suggestions(hits)), None
-        chosen = compose(q, verdict.best, ranked, lambda c: not gate.objection(c), settings)
+        """The cited answer, or the refusal with related passages or suggestions; plus a
+        notice from the LLM."""
+        judged = self.judge(q, hits)
+        if judged.best is None or judged.probability < self.threshold:
+            log.info("refused %r: p=%.3f < %.3f", q.search, judged.probability, self.threshold)
+            refusal = self._refusal(asked, judged.top, hits)
+            if self.llm is not None and refusal.related:  # relevant passages: the LLM may read them
+                return self._llm_answer(asked, q, hits, refusal)
+            return refusal, None
+        chosen = compose(q, judged.best, judged.top, judged.acceptable, self.settings.answer)
         body, citations = cite((c.text, c.chunk) for c in chosen)
         notice = None
         if self.llm is not None:
             body, citations, notice = self.llm.improve(q.search, hits, body, citations)
         return Answer(asked, True, body, citations), notice
+
+    def _llm_answer(
+        self, asked: str, q: Question, hits: Sequence[Hit], refusal: Answer
+    ) -> tuple[Answer, str | None]:
+        """What the LLM can verifiably answer from passages the extractive decision found
+        relevant but not answering; else the refusal."""
+        assert self.llm is not None
+        try:
+            drafted = self.llm.draft(q.search, hits)
+        except LLMError as exc:
+            log.warning("LLM call failed: %s", exc)
+            return refusal, UNAVAILABLE
+        if drafted is None:
+            return refusal, None
+        return Answer(asked, True, *drafted), None
+
+    def judge(self, q: Question, hits: Sequence[Hit]) -> Judgement:
+        """The answer's first sentence (the best-scored one that passes the checks) and the
+        model's probability that it answers the question."""
+        return self.judge_ranked(q, self.rank(q, hits), hits)
+
+    def judge_ranked(
+        self, q: Question, ranked: Sequence[Candidate], hits: Sequence[Hit]
+    ) -> Judgement:
+        """`judge` over given ranked sentences (bench/fit_answer_model.py removes some)."""
+        top = list(ranked[: self.settings.answer.candidates])
+        rows = feature_rows(q, top, hits)
+        checks = Checks(q, top)
+        passing = [i for i, c in enumerate(top) if not checks.flags(c).any()]
+        probabilities = self.model.probabilities(rows[passing]).tolist()
+        return Judgement(top, rows, dict(zip(passing, probabilities, strict=True)), self.threshold)
+
+    def _refusal(self, asked: str, top: Sequence[Candidate], hits: Sequence[Hit]) -> Answer:
+        """ "Not found" with the closest provisions when their passages hold most of what
+        was asked about, else with the closest documents."""
+        related: list[Citation] = []
+        for candidate in top:
+            if len(related) == MAX_RELATED:
+                break
+            if candidate.context_coverage < RELATED_COVERAGE:
+                continue
+            if all(c.chunk.chunk_id != candidate.chunk.chunk_id for c in related):
+                related.append(Citation(len(related) + 1, candidate.chunk, candidate.text, False))
+        if related:
+            return Answer(asked, False, RELATED, related=related)
+        return Answer(asked, False, NOT_FOUND, suggestions=_suggestions(hits))
+
+    def analyse(self, text: str, conversation: Conversation | None = None) -> Question:
+        """The question as matched: completed from the conversation when it is a follow-up."""
+        standalone = conversation.standalone(text) if conversation else text
+        return analyse(text, standalone[: self.settings.retrieval.max_query_chars])
 
     def retrieve(self, question: Question) -> list[Hit]:
         """The passages whose sentences compete for the answer."""
@@ -112,6 +175,32 @@ class AnswerEngine:
     def rank(self, question: Question, hits: Sequence[Hit]) -> list[Candidate]:
         """All sentences of the passages, scored, best first (also used for calibration)."""
         return candidates(question, hits, self._weights)
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """The judged sentences of one question, best-scored first, and the model's
+    probability for each that passes the checks (by position in `top`)."""
+
+    top: list[Candidate]
+    rows: np.ndarray  # their features
+    probabilities: dict[int, float]
+    threshold: float
+
+    @property
+    def best(self) -> Candidate | None:
+        first = min(self.probabilities, default=None)
+        return None if first is None else self.top[first]
+
+    @property
+    def probability(self) -> float:
+        return self.probabilities[min(self.probabilities)] if self.probabilities else 0.0
+
+    def acceptable(self, candidate: Candidate) -> bool:
+        """A follower must pass the checks and the threshold too."""
+        return any(
+            self.top[i] is candidate and p >= self.threshold for i, p in self.probabilities.items()
+        )
 
 
 def _suggestions(hits: Sequence[Hit]) -> list[str]:

@@ -210,7 +210,7 @@ def candidates(question: Question, hits: Sequence[Hit], weigh: TermWeights) -> l
             + W_DENSITY * terms.density(sentence.norm)
             + W_RANK / math.sqrt(place.hit.rank)
             + W_TITLE * _title_affinity(place.hit.chunk.title, question_grams)
-            + W_SLOT * _slot_alignment(question.slot, sentence.norm)
+            + W_SLOT * slot_alignment(question.slot, sentence.norm)
             + W_CUE * cue
         )
         if question.needs_value() and not value:
@@ -335,7 +335,7 @@ def _best_clause(question: Question, pieces: list[str]) -> str:
     when one does so clearly and alone ("又拒不改正的，怎么罚" → "拒不改正的，处…罚款"); else the
     one with the most question terms (and the asked value). The clause that restates the
     question's premise shares more words but holds the answer less often."""
-    alignment = [_slot_alignment(question.slot, normalised(p)) for p in pieces]
+    alignment = [slot_alignment(question.slot, normalised(p)) for p in pieces]
     best, runner_up = sorted(alignment, reverse=True)[:2]
     if best >= SLOT_DECISIVE and best > runner_up:
         return pieces[alignment.index(best)]
@@ -373,7 +373,7 @@ def _best_window(question: Question, pieces: list[str], max_chars: int) -> str:
     return best
 
 
-def _slot_alignment(slot: tuple[str, str], sentence: str) -> float:
+def slot_alignment(slot: tuple[str, str], sentence: str) -> float:
     """How much of the question's wording right before and after its interrogative the
     sentence repeats verbatim (up to SLOT_CHARS each side): "负面清单由国务院发布" aligns
     with "负面清单由谁发布" better than a sentence that merely shares its words."""

@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from index.documents import Chunk
 from index.retrieve import IndexSummary
 
-__all__ = ["NOT_FOUND", "Answer", "Citation", "IndexSummary"]
+__all__ = ["NOT_FOUND", "RELATED", "Answer", "Citation", "IndexSummary"]
 
 NOT_FOUND = "未在文档中找到相关内容。"
+RELATED = "未找到直接答案，以下条文可能相关："
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,9 @@ class Citation:
 class Answer:
     """What the engine says to a question. `text` carries `[n]` markers into `citations`.
 
-    When `found` is False, `text` is the refusal and `suggestions` lists up to three
-    document titles that came closest; `citations` is empty.
+    When `found` is False, `citations` is empty and `text` is the refusal: RELATED with the
+    one or two closest provisions in `related` (nothing in them is claimed as the answer),
+    or NOT_FOUND with up to three document titles that came closest in `suggestions`.
     """
 
     question: str
@@ -50,6 +52,7 @@ class Answer:
     text: str
     citations: list[Citation] = field(default_factory=list)
     suggestions: list[str] = field(default_factory=list)
+    related: list[Citation] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
     notice: str | None = None  # e.g. "问题过长，已截断" or "LLM 不可用，已使用摘录模式"
 
@@ -60,6 +63,7 @@ class Answer:
             "answer": self.text,
             "citations": [c.to_dict() for c in self.citations],
             "suggestions": self.suggestions,
+            "related": [c.to_dict() for c in self.related],
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
             **({"notice": self.notice} if self.notice else {}),
         }

@@ -153,6 +153,8 @@ def _refusal_groups(answer: Answer) -> list[_Group]:
     groups: list[_Group] = [[_Block(f"🤔 {answer.text}")]]
     if answer.notice:
         groups.append([_Block(f"ℹ️ {answer.notice}", "italic")])
+    for citation in answer.related:
+        groups.append([_Block(citation.label(), "bold"), _Block(citation.quote, "quote")])
     if answer.suggestions:
         lines = "\n".join(f"• 《{title}》" for title in answer.suggestions)
         groups.append([_Block("可以换个说法再问，或看看这些文件是否相关："), _Block(lines)])
