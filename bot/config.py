@@ -60,7 +60,6 @@ class AnswerSettings:
     max_sentences: int = 3
     history_turns: int = 4
     passages: int = 6  # retrieved passages whose sentences compete for the answer
-    candidates: int = 10  # best-scored sentences the answer model judges
     # Answer when the model's probability for the best sentence reaches this; None takes
     # the threshold stored with the model (chosen by bench/fit_answer_model.py).
     min_probability: float | None = None

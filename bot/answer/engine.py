@@ -141,7 +141,7 @@ class AnswerEngine:
         self, q: Question, ranked: Sequence[Candidate], hits: Sequence[Hit]
     ) -> Judgement:
         """`judge` over given ranked sentences (bench/fit_answer_model.py removes some)."""
-        top = list(ranked[: self.settings.answer.candidates])
+        top = list(ranked)
         rows = feature_rows(q, top, hits)
         checks = Checks(q, top)
         passing = [i for i, c in enumerate(top) if not checks.flags(c).any()]
