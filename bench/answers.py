@@ -5,7 +5,9 @@ Prints, against the targets of the answering issue,
   document accuracy, false and correct refusals, and ask latency after warm-up;
 - with --cmrc, over CMRC 2018 dev (each context its own document, all 3,219 questions):
   the share of questions whose gold answer is inside the first 200 characters of the
-  answer, and the refusal rate, for hybrid and BM25-only retrieval in the same run;
+  answer, the refusal rate, and how often the same question is still answered when the
+  sentences holding its answer are removed (a near miss: it should be refused), for
+  hybrid and BM25-only retrieval in the same run;
   reported separately for its held-out slice (every 5th context, never used to fit the
   answer model: see bench/fit_answer_model.py) and its training slice.
 
@@ -87,7 +89,7 @@ def cmrc_report(embedder: Embedder, questions: list[CmrcQuestion], name: str) ->
     rows, result = [], {"questions": len(questions)}
     for mode in ("hybrid", "keyword"):
         engine = engine_for("cmrc_index", [WORK / "cmrc_corpus"], embedder, mode)
-        contained = refused = 0
+        contained = refused = removed_answered = 0
         latencies = []
         for q in questions:
             answer = engine.answer(q.question)
@@ -95,9 +97,11 @@ def cmrc_report(embedder: Embedder, questions: list[CmrcQuestion], name: str) ->
             refused += not answer.found
             body = squeeze(answer.text[:BODY_CHARS])
             contained += answer.found and any(squeeze(a) in body for a in q.answers)
+            removed_answered += _answered_without_gold(engine, q)
         scores = {
             "gold_in_first_200": contained / len(questions),
             "refused": refused / len(questions),
+            "answer_removed_answered": removed_answered / len(questions),
             "p50_ms": percentile(latencies, 50),
             "p95_ms": percentile(latencies, 95),
         }
@@ -106,9 +110,26 @@ def cmrc_report(embedder: Embedder, questions: list[CmrcQuestion], name: str) ->
         rows.append([label, *scores.values(), f"≥ {CMRC_TARGET:g}"])
     print(f"\nCMRC 2018 dev, {name}: {len(questions)} questions, each context its own document")
     print_table(
-        ["retrieval", "gold in first 200 chars", "refused", "p50 ms", "p95 ms", "target"], rows
-    )
+        ["retrieval", "gold in first 200 chars", "refused", "answer removed: answered", "p50 ms",
+         "p95 ms", "target"],
+        rows,
+    )  # fmt: skip
     return result
+
+
+def _answered_without_gold(engine: AnswerEngine, q: CmrcQuestion) -> bool:
+    """Would the engine still answer if the sentences holding the answer were not in the
+    document (the near miss: the right document, the fact missing)?"""
+    question = engine.analyse(q.question)
+    hits = engine.retrieve(question)
+    gold = [squeeze(a) for a in q.answers]
+    ranked = [
+        c
+        for c in engine.rank(question, hits)
+        if not any(g in squeeze(c.sentence.text) for g in gold)
+    ]
+    judged = engine.judge_ranked(question, ranked, hits)
+    return judged.best is not None and judged.probability >= engine.threshold
 
 
 def main() -> None:
