@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import pytest
 
-from bot.answer.results import NOT_FOUND, Answer, Citation, IndexSummary
+from bot.answer.results import NOT_FOUND, RELATED, Answer, Citation, IndexSummary
 from bot.telegram import render
 from bot.telegram.render import render_answer, split_text, utf16_len
 from bot.telegram.store import Stats, WindowStats
@@ -162,3 +162,15 @@ def test_split_never_exceeds_the_limit(limit):
     pieces = split_text(text, limit)
     assert all(utf16_len(p) <= limit for p in pieces)
     assert "".join(pieces).replace("\n", "") == text.replace("\n", "")
+
+
+def test_related_provisions_are_shown_as_quotes_not_as_an_answer():
+    related = [Citation(1, APPROVAL, "半个工作日开办", False)]
+    answer = Answer("q", False, RELATED, related=related)
+    (text,) = _valid(render_answer(answer))
+    assert text.startswith(f"🤔 {RELATED}") and "半个工作日开办" in text
+    assert f"[1] 《{REPORT}》" in text and "来源" not in text
+    assert render_terminal(answer) == (
+        f"{RELATED}\n\n[1] 《{REPORT}》 · 制度再创新 工作效能不断提升 · 第2段\n    “半个工作日开办”"
+    )
+    assert answer.to_dict()["related"][0]["verified"] is False
