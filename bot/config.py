@@ -57,6 +57,7 @@ class IndexSettings:
 class AnswerSettings:
     mode: Literal["extractive", "llm"] = "extractive"
     max_chars: int = 200
+    max_list_chars: int = 400  # a list answer's introduction and items (statutes enumerate)
     max_sentences: int = 3
     history_turns: int = 4
     passages: int = 6  # retrieved passages whose sentences compete for the answer

@@ -135,3 +135,20 @@ def test_every_answer_text_is_verbatim_from_its_passage():
         ranked = candidates(q, hits_of(*chunks), weights(*chunks))
         for c in compose(q, ranked[0], ranked, lambda c: True, AnswerSettings()):
             assert squeeze(c.text) in squeeze(c.chunk.text)
+
+
+def test_a_long_list_says_how_many_items_there_are_and_how_many_are_shown():
+    from bot.answer.engine import _list_notice
+
+    items = "".join(
+        f"\n（{n}）{'某类主体依法应当办理的一项长长的登记事项' * 3}；" for n in "一二三四五六七"
+    )
+    chunk = make_chunk(f"第二十条 管委会履行下列职责：{items}", "中国（浙江）自由贸易试验区条例")
+    q = analyse("管委会履行哪些职责?")
+    ranked = candidates(q, hits_of(chunk), weights(chunk))
+    lead = compose(q, ranked[0], ranked, lambda c: True, AnswerSettings())[0]
+    assert lead.text.startswith("第二十条 管委会履行下列职责：\n（一）")
+    shown = lead.text.count("\n")
+    assert 1 <= shown < 7 and _list_notice(lead) == f"共7项，以上为前{shown}项；点 📄 1 查看全文。"
+    everything = compose(q, ranked[0], ranked, lambda c: True, AnswerSettings(max_list_chars=2000))
+    assert everything[0].text.count("\n") == 7 and _list_notice(everything[0]) is None

@@ -20,7 +20,7 @@ from bot.answer.checks import Checks
 from bot.answer.citations import cite
 from bot.answer.conversation import Conversation, Turn
 from bot.answer.decision import AnswerModel
-from bot.answer.extractive import Candidate, TermWeights, candidates, compose
+from bot.answer.extractive import Candidate, TermWeights, candidates, compose, list_items
 from bot.answer.features import feature_rows
 from bot.answer.llm import UNAVAILABLE, LLMClient, LLMError
 from bot.answer.question import Question, analyse, clean, has_chinese, has_words
@@ -112,7 +112,7 @@ class AnswerEngine:
             return refusal, None
         chosen = compose(q, judged.best, judged.top, judged.acceptable, self.settings.answer)
         body, citations = cite((c.text, c.chunk) for c in chosen)
-        notice = None
+        notice = _list_notice(chosen[0])
         if self.llm is not None:
             body, citations, notice = self.llm.improve(q.search, hits, body, citations)
         return Answer(asked, True, body, citations), notice
@@ -201,6 +201,15 @@ class Judgement:
         return any(
             self.top[i] is candidate and p >= self.threshold for i, p in self.probabilities.items()
         )
+
+
+def _list_notice(lead: Candidate) -> str | None:
+    """ "共七项，以上为前四项" when a list answer could not show every item."""
+    items = list_items(lead)
+    shown = sum(1 for item in items if item.text in lead.text)
+    if not items or shown == len(items):
+        return None
+    return f"共{len(items)}项，以上为前{shown}项；点 📄 1 查看全文。"
 
 
 def _suggestions(hits: Sequence[Hit]) -> list[str]:

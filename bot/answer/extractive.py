@@ -244,13 +244,14 @@ def compose(
     settings: AnswerSettings,
 ) -> list[Candidate]:
     """The one to `settings.max_sentences` candidates that make the answer, within
-    `settings.max_chars`.
+    `settings.max_chars` (a list's items within `settings.max_list_chars`).
 
     `best` leads (cut to its answering clause when long); others follow only when they
     score close to it, would be acceptable answers themselves and say something new.
     """
     max_chars = settings.max_chars
-    chosen = [_extend_list(question, _trim(question, best, max_chars), max_chars)]
+    lead = _extend_list(_trim(question, best, max_chars), settings.max_list_chars)
+    chosen = [lead]
     used = len(chosen[0].text)
     for other in ranked:
         if len(chosen) >= settings.max_sentences or other.score < FOLLOWERS_WITHIN * best.score:
@@ -342,15 +343,29 @@ def _best_clause(question: Question, pieces: list[str]) -> str:
     return max(pieces, key=lambda p: _piece_score(question, p))
 
 
-def _extend_list(question: Question, candidate: Candidate, max_chars: int) -> Candidate:
-    """A list question whose best sentence introduces items ("包括下列情形：") gets the
-    items that follow it in the passage, as far as they fit."""
-    if question.kind != "list" or not candidate.sentence.text.endswith(("：", ":")):
+def list_items(candidate: Candidate) -> list[Sentence]:
+    """The enumerated items ("（一）…") that follow a sentence introducing them ("包括下列
+    情形：") in its passage; none when the sentence introduces nothing."""
+    if not candidate.sentence.text.endswith(("：", ":")):
+        return []
+    items = []
+    for sentence in split_sentences(candidate.chunk.text)[candidate.sentence.position + 1 :]:
+        if not LIST_ITEM.match(sentence.text):
+            break
+        items.append(sentence)
+    return items
+
+
+def _extend_list(candidate: Candidate, max_chars: int) -> Candidate:
+    """A sentence that introduces items ("依照下列顺序清偿：") says nothing without them: it
+    gets the items, as many as fit in `max_chars` (the engine says how many there are
+    when some are left out)."""
+    items = list_items(candidate)
+    if not items:
         return candidate
-    following = split_sentences(candidate.chunk.text)[candidate.sentence.position + 1 :]
     text = candidate.sentence.text
-    for item in following:
-        if not LIST_ITEM.match(item.text) or len(text) + len(item.text) + 1 > max_chars:
+    for item in items:
+        if len(text) + len(item.text) + 1 > max_chars:
             break
         text += "\n" + item.text
     return replace(candidate, text=text) if text != candidate.text else candidate
