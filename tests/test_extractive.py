@@ -5,7 +5,8 @@ from __future__ import annotations
 from answer_support import LAW, LAW_TEXT, VILLAGE, VILLAGE_TEXT, YINGKOU_TEXT, hits_of, make_chunk
 from answer_support import weights_for as weights
 
-from bot.answer.extractive import candidates, compose
+from bot.answer.compose import compose
+from bot.answer.extractive import candidates
 from bot.answer.question import analyse
 from bot.answer.sentences import clauses, comma_clauses, split_sentences, squeeze
 from bot.config import AnswerSettings

@@ -18,9 +18,10 @@ import numpy as np
 
 from bot.answer.checks import Checks
 from bot.answer.citations import cite
+from bot.answer.compose import compose, list_items
 from bot.answer.conversation import Conversation, Turn
 from bot.answer.decision import AnswerModel
-from bot.answer.extractive import Candidate, TermWeights, candidates, compose, list_items
+from bot.answer.extractive import Candidate, TermWeights, candidates
 from bot.answer.features import feature_rows
 from bot.answer.llm import UNAVAILABLE, LLMClient, LLMError
 from bot.answer.question import Question, analyse, clean, has_chinese, has_words
