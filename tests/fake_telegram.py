@@ -14,7 +14,6 @@ wait for the bot's calls (`wait_for`) from a thread; `fail_next` injects 429/500
 
 from __future__ import annotations
 
-import html
 import itertools
 import json
 import re
@@ -29,27 +28,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from tests.fake_html import ApiError, parse_html, utf16_len
 from tests.http_support import send_json
 
 TOKEN = "123456:TEST-SECRET-TOKEN"
 BOT_USERNAME = "zonebot_test"
 MAX_TEXT = 4096
 
-_TAGS: dict[str, set[str]] = {  # allowed tag -> allowed attributes
-    **{tag: set() for tag in ("b", "strong", "i", "em", "u", "ins", "s", "strike", "del")},
-    "span": {"class"},
-    "tg-spoiler": set(),
-    "a": {"href"},
-    "code": {"class"},
-    "pre": set(),
-    "blockquote": {"expandable"},
-    "tg-emoji": {"emoji-id"},
-}
-_TAG = re.compile(
-    r"<(/?)([A-Za-z][\w-]*)((?:\s+[\w-]+(?:\s*=\s*(?:\"[^\"]*\"|'[^']*'|[^\s>]+))?)*)\s*>"
-)
-_ATTR = re.compile(r"([\w-]+)(?:\s*=)?")
-_ENTITY = re.compile(r"&(?:lt|gt|amp|quot|#\d+|#x[0-9A-Fa-f]+);")
 _JSON_PARAMS = {
     "reply_markup",
     "allowed_updates",
@@ -62,22 +47,6 @@ _JSON_PARAMS = {
 _INT_PARAMS = {"chat_id", "message_id", "offset", "limit", "timeout", "user_id"}
 _COMMAND = re.compile(r"^/[A-Za-z0-9_]+(?:@[A-Za-z0-9_]+)?")
 _MENTION = re.compile(r"@[A-Za-z0-9_]{5,32}")
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, description: str, parameters: dict | None = None) -> None:
-        super().__init__(description)
-        self.status, self.description, self.parameters = status, description, parameters
-
-    def payload(self) -> dict:
-        body: dict[str, Any] = {
-            "ok": False,
-            "error_code": self.status,
-            "description": self.description,
-        }
-        if self.parameters:
-            body["parameters"] = self.parameters
-        return body
 
 
 @dataclass
@@ -101,51 +70,6 @@ class Call:
         markup = self.params.get("reply_markup") or {}
         rows = markup.get("inline_keyboard", [])
         return [(b["text"], b.get("callback_data", "")) for row in rows for b in row]
-
-
-def utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
-
-
-def parse_html(text: str) -> str:
-    """Telegram's HTML parse mode: the plain text, or ApiError 400 like the real server."""
-    out: list[str] = []
-    stack: list[str] = []
-    pos = 0
-    while pos < len(text):
-        char = text[pos]
-        if char == "<":
-            offset = len(text[:pos].encode())
-            match = _TAG.match(text, pos)
-            if match is None:
-                raise _entities_error(f"Unexpected < at byte offset {offset}")
-            closing, name, attrs = match[1], match[2].lower(), match[3]
-            if name not in _TAGS:
-                kind = "end" if closing else "start"
-                raise _entities_error(f'Unsupported {kind} tag "{name}" at byte offset {offset}')
-            if closing:
-                if not stack or stack[-1] != name:
-                    raise _entities_error(f'Unmatched end tag "{name}" at byte offset {offset}')
-                stack.pop()
-            else:
-                for attr in _ATTR.findall(attrs):
-                    if attr.lower() not in _TAGS[name]:
-                        raise _entities_error(f'Unsupported attribute "{attr}" of tag "{name}"')
-                stack.append(name)
-            pos = match.end()
-        elif char == "&" and (match := _ENTITY.match(text, pos)):
-            out.append(html.unescape(match[0]))
-            pos = match.end()
-        else:
-            out.append(char)
-            pos += 1
-    if stack:
-        raise _entities_error(f'Can\'t find end tag corresponding to start tag "{stack[-1]}"')
-    return "".join(out)
-
-
-def _entities_error(detail: str) -> ApiError:
-    return ApiError(400, f"Bad Request: can't parse entities: {detail}")
 
 
 def _entities(text: str) -> list[dict]:

@@ -14,7 +14,8 @@ from bot.telegram import render
 from bot.telegram.render import render_answer, split_text, utf16_len
 from bot.telegram.store import Stats, WindowStats
 from bot.terminal import render_terminal
-from tests.fake_telegram import MAX_TEXT, parse_html
+from tests.fake_html import parse_html
+from tests.fake_telegram import MAX_TEXT
 from tests.tg_support import APPROVAL, LONG_PHRASE, NEGATIVE_LIST, OUTPUT, REPORT, EngineDouble
 
 
