@@ -33,6 +33,7 @@ from bench.common import (
     percentile,
     print_table,
     require_shared,
+    without_gold,
     write_cmrc_corpus,
 )
 from bot.answer.engine import AnswerEngine
@@ -122,12 +123,7 @@ def _answered_without_gold(engine: AnswerEngine, q: CmrcQuestion) -> bool:
     document (the near miss: the right document, the fact missing)?"""
     question = engine.analyse(q.question)
     hits = engine.retrieve(question)
-    gold = [squeeze(a) for a in q.answers]
-    ranked = [
-        c
-        for c in engine.rank(question, hits)
-        if not any(g in squeeze(c.sentence.text) for g in gold)
-    ]
+    ranked = without_gold(engine.rank(question, hits), q.answers)
     judged = engine.judge_ranked(question, ranked, hits)
     return judged.best is not None and judged.probability >= engine.threshold
 

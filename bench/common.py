@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.answer.evaluate import format_table
+from bot.answer.sentences import squeeze
 from bot.config import Settings, settings_from_dict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,6 +25,13 @@ class CmrcQuestion:
     question: str
     answers: list[str]
     context_file: str  # the file name of the context's document
+
+
+def without_gold(ranked: list, answers: list[str]) -> list:
+    """The ranked candidate sentences without those holding a gold answer: the question
+    as if the fact were missing from the right document (a near miss)."""
+    gold = [squeeze(a) for a in answers if squeeze(a)]
+    return [c for c in ranked if not any(g in squeeze(c.sentence.text) for g in gold)]
 
 
 def require_shared() -> None:

@@ -44,6 +44,7 @@ from bench.common import (
     bench_settings,
     print_table,
     require_shared,
+    without_gold,
     write_cmrc_corpus,
 )
 from bench.pool import CORPORA, QUESTIONS
@@ -100,13 +101,13 @@ def example(
     ranked = engine.rank(q, hits)
     gold = [squeeze(g) for g in golds if squeeze(g)]
     if drop_gold:  # the fact is missing from the right document: no sentence holds it
-        ranked = [c for c in ranked if not any(g in squeeze(c.sentence.text) for g in gold)]
+        ranked = without_gold(ranked, gold)
         gold = []
     judged = engine.judge_ranked(q, ranked, hits)
     if judged.best is None:
         return Example(None, False, bool(gold), source, key)
     right = any(g in squeeze(judged.best.sentence.text) for g in gold)
-    return Example(judged.rows[min(judged.probabilities)], right, bool(gold), source, key)
+    return Example(judged.rows[judged.first], right, bool(gold), source, key)
 
 
 def pool_examples(engines: dict[str, AnswerEngine]) -> list[Example]:

@@ -62,9 +62,11 @@ def test_feature_rows_have_one_column_per_feature_name():
     q = analyse("营口片区去年规模以上工业总产值是多少?")
     chunks = [make_chunk(YINGKOU_TEXT)]
     ranked = candidates(q, hits_of(*chunks), weights(*chunks))
-    rows = feature_rows(q, ranked[:5], hits_of(*chunks))
+    top = ranked[:5]
+    flags = [Checks(q, ranked).flags(c) for c in top]
+    rows = feature_rows(q, top, flags, hits_of(*chunks))
     assert rows.shape == (min(5, len(ranked)), len(FEATURES)) and np.isfinite(rows).all()
-    assert feature_rows(q, [], []).shape == (0, len(FEATURES))
+    assert feature_rows(q, [], [], []).shape == (0, len(FEATURES))
 
 
 def test_the_shipped_model_matches_the_features_and_has_a_sane_threshold():

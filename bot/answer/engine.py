@@ -143,9 +143,10 @@ class AnswerEngine:
     ) -> Judgement:
         """`judge` over given ranked sentences (bench/fit_answer_model.py removes some)."""
         top = list(ranked)
-        rows = feature_rows(q, top, hits)
         checks = Checks(q, top)
-        passing = [i for i, c in enumerate(top) if not checks.flags(c).any()]
+        flags = [checks.flags(c) for c in top]
+        rows = feature_rows(q, top, flags, hits)
+        passing = [i for i, f in enumerate(flags) if not f.any()]
         probabilities = self.model.probabilities(rows[passing]).tolist()
         return Judgement(top, rows, dict(zip(passing, probabilities, strict=True)), self.threshold)
 
@@ -189,13 +190,17 @@ class Judgement:
     threshold: float
 
     @property
+    def first(self) -> int | None:
+        """Position of the best-scored sentence that passes the checks."""
+        return min(self.probabilities, default=None)
+
+    @property
     def best(self) -> Candidate | None:
-        first = min(self.probabilities, default=None)
-        return None if first is None else self.top[first]
+        return None if self.first is None else self.top[self.first]
 
     @property
     def probability(self) -> float:
-        return self.probabilities[min(self.probabilities)] if self.probabilities else 0.0
+        return 0.0 if self.first is None else self.probabilities[self.first]
 
     def acceptable(self, candidate: Candidate) -> bool:
         """A follower must pass the checks and the threshold too."""

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from bot.answer.checks import Checks
+from bot.answer.checks import Flags
 from bot.answer.extractive import Candidate, slot_alignment
 from bot.answer.question import Question
 from bot.answer.sentences import char_bigrams
@@ -50,9 +50,11 @@ FEATURES = (
 )
 
 
-def feature_rows(question: Question, top: Sequence[Candidate], hits: Sequence[Hit]) -> np.ndarray:
-    """One row of FEATURES per candidate of `top` (the best-scored sentences, in order)."""
-    checks = Checks(question, top)
+def feature_rows(
+    question: Question, top: Sequence[Candidate], flags: Sequence[Flags], hits: Sequence[Hit]
+) -> np.ndarray:
+    """One row of FEATURES per candidate of `top` (the best-scored sentences, in order),
+    given each one's `Checks` flags."""
     dense = [h.dense_score or 0.0 for h in hits]
     dense_top = max(dense, default=0.0)
     keyword_top = max((h.keyword_score for h in hits), default=0.0)
@@ -61,8 +63,7 @@ def feature_rows(question: Question, top: Sequence[Candidate], hits: Sequence[Hi
     kind = [float(question.kind == k) for k in KINDS]
     best = top[0].score if top else 0.0
     rows = []
-    for i, c in enumerate(top):
-        flags = checks.flags(c)
+    for i, (c, checked) in enumerate(zip(top, flags, strict=True)):
         following = top[i + 1].score if i + 1 < len(top) else 0.0
         cosine = c.hit.dense_score or 0.0
         shared = (
@@ -80,10 +81,10 @@ def feature_rows(question: Question, top: Sequence[Candidate], hits: Sequence[Hi
                 c.context_coverage,
                 c.focus_coverage,
                 float(c.value),
-                float(flags.names_missing),
-                float(flags.value_missing),
-                float(flags.person_missing),
-                float(flags.focus_missing),
+                float(checked.names_missing),
+                float(checked.value_missing),
+                float(checked.person_missing),
+                float(checked.focus_missing),
                 1.0 / math.sqrt(c.hit.rank),
                 cosine,
                 dense_top,
