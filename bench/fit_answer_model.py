@@ -1,10 +1,10 @@
-"""Fit the answer decision (bot/answer/answer_model.json) and choose its threshold.
+"""Fit the answer decision (bot/answer/answer_model.json) and choose its thresholds.
 
-The engine's answer starts from the best-scored candidate sentence that passes the hard
-checks (names, value type, person, focus: `bot.answer.checks`); the model says how likely
-that sentence answers the question, and the engine answers only above the threshold. So
-each training question gives one row: that sentence's features, labelled 1 when it
-contains a gold answer.
+The engine judges every retrieved passage: the model says how likely the answer quoted
+from it (its best sentence and the sentences around it, `bot.answer.compose`) contains
+the answer, and the engine answers from the most likely passage when that probability
+reaches the threshold. So each training question gives one row per passage, labelled 1
+when the quote from that passage contains a gold answer.
 
 Training data, never the held-out parts:
 - the training part of the question pool (`bench/questions/train_policy.jsonl` over
@@ -15,12 +15,14 @@ Training data, never the held-out parts:
   question three times: as asked, with the answering sentences taken out of the
   candidates (the fact is missing from the right document), and asked of the policy
   corpus (off-topic).
-Pool rows weigh POOL_WEIGHT, CMRC rows 1. The threshold maximises the utility (right
-answers minus wrong ones, an answered unanswerable question counting as wrong, per
+Pool rows weigh POOL_WEIGHT, CMRC rows 1. The answer threshold maximises the utility
+(right answers minus wrong ones, an answered unanswerable question counting as wrong, per
 question) averaged over the two sources: the pool's training questions scored out of
 fold (folds by document) and the CMRC training variants scored by the final model, so
 neither lay near-miss questions nor encyclopedic factoids alone set it; ties go to the
-higher threshold. Prints the sweep and the calibration.
+higher threshold. Below it, related provisions are shown from `related_threshold` on:
+the lowest threshold at which at most 2% of the off-topic questions (CMRC asked of the
+policy corpus) would be shown any. Prints the sweeps and the calibration.
 
     python bench/fit_answer_model.py [--every N]
 """
@@ -52,29 +54,33 @@ from bot.answer.conversation import Conversation, Turn
 from bot.answer.decision import MODEL_FILE, AnswerModel
 from bot.answer.engine import AnswerEngine
 from bot.answer.evaluate import load_questions
-from bot.answer.features import FEATURES
+from bot.answer.features import PASSAGE_FEATURES
 from bot.answer.question import clean
 from bot.answer.sentences import squeeze
 from bot.wiring import make_embedder, open_retriever, run_index
 from index.embeddings import Embedder
 
-POOL_WEIGHT = 4.0  # the pool is the distribution the product serves; CMRC is auxiliary
+POOL_WEIGHT = 12.0  # the pool is the distribution the product serves; CMRC is auxiliary
 FOLDS = 5
-C = 1.0  # inverse L2 strength of the logistic regression
+C = 0.3  # inverse L2 strength of the logistic regression
+OFF_TOPIC_RELATED = 0.02  # share of off-topic questions that may be shown related provisions
 THRESHOLDS = np.round(np.arange(0.05, 0.96, 0.05), 2)
-_WIDTH = len(FEATURES)
+_WIDTH = len(PASSAGE_FEATURES)
 # Used while fitting: the engine's judgement without a fitted model (every p = 0.5).
-PLACEHOLDER = AnswerModel(np.zeros(_WIDTH), np.ones(_WIDTH), np.zeros(_WIDTH), 0.0, 0.5)
+PLACEHOLDER = AnswerModel(np.zeros(_WIDTH), np.ones(_WIDTH), np.zeros(_WIDTH), 0.0, 0.5, 0.5)
 
 
 @dataclass(frozen=True, eq=False)  # compared by identity: rows are arrays
 class Example:
-    """One question: the features of its first passing sentence (None when no sentence
-    passes the checks, so the engine refuses whatever the model says)."""
+    """One question: a row per judged passage (none when no passage has a sentence, so
+    the engine refuses whatever the model says), and whether each passage's quote holds
+    a gold answer."""
 
-    row: np.ndarray | None
-    right: bool  # that sentence contains a gold answer
+    rows: np.ndarray
+    right: np.ndarray  # per row
+    answerable_rows: np.ndarray  # per row: some sentence passes the checks, so it may answer
     answerable: bool
+    off_topic: bool  # asked of a corpus that cannot answer it
     source: str  # "pool" or "cmrc"
     fold_key: str  # the document, for the pool
 
@@ -93,6 +99,8 @@ def example(
     key: str,
     conversation: Conversation | None = None,
     drop_gold: bool = False,
+    every: bool = False,
+    off_topic: bool = False,
 ) -> Example:
     q = engine.analyse(clean(text), conversation)
     if conversation is not None:
@@ -104,10 +112,17 @@ def example(
         ranked = without_gold(ranked, gold)
         gold = []
     judged = engine.judge_ranked(q, ranked, hits)
-    if judged.best is None:
-        return Example(None, False, bool(gold), source, key)
-    right = any(g in squeeze(judged.best.sentence.text) for g in gold)
-    return Example(judged.rows[judged.first], right, bool(gold), source, key)
+    order = judged.order
+    match = all if every else any
+    right = [
+        bool(gold) and match(g in squeeze(engine.quote(q, judged, i).text) for g in gold)
+        for i in order
+    ]
+    rows = judged.rows[order] if order else np.zeros((0, _WIDTH))
+    may_answer = np.array([judged.answerable[i] for i in order], dtype=bool)
+    return Example(
+        rows, np.array(right, dtype=bool), may_answer, bool(gold), off_topic, source, key
+    )
 
 
 def pool_examples(engines: dict[str, AnswerEngine]) -> list[Example]:
@@ -119,7 +134,15 @@ def pool_examples(engines: dict[str, AnswerEngine]) -> list[Example]:
             conversations[gold.id] = conversation
             engine = engines[corpus]
             examples.append(
-                example(engine, gold.question, gold.answers, "pool", gold.doc or "", conversation)
+                example(
+                    engine,
+                    gold.question,
+                    gold.answers,
+                    "pool",
+                    gold.doc or "",
+                    conversation,
+                    every=gold.all,
+                )
             )
     return examples
 
@@ -135,27 +158,55 @@ def cmrc_examples(
         key = q.context_file
         examples.append(example(engines["cmrc"], q.question, q.answers, "cmrc", key))
         examples.append(example(engines["cmrc"], q.question, q.answers, "cmrc", key, None, True))
-        examples.append(example(engines["policy"], q.question, [], "cmrc", key))
+        examples.append(example(engines["policy"], q.question, [], "cmrc", key, off_topic=True))
     return examples
 
 
 def fit(examples: list[Example]):
-    """(mean, scale, fitted LogisticRegression) over the examples that have a row."""
+    """(mean, scale, fitted LogisticRegression) over all passages of the examples."""
     from sklearn.linear_model import LogisticRegression
 
-    usable = [e for e in examples if e.row is not None]
-    rows = np.vstack([e.row for e in usable])
-    labels = np.array([float(e.right) for e in usable])
-    weights = np.array([POOL_WEIGHT if e.source == "pool" else 1.0 for e in usable])
+    rows = np.vstack([e.rows for e in examples])
+    labels = np.concatenate([e.right for e in examples]).astype(float)
+    weights = np.concatenate(
+        [np.full(len(e.rows), POOL_WEIGHT if e.source == "pool" else 1.0) for e in examples]
+    )
     mean, scale = rows.mean(axis=0), rows.std(axis=0)
     scale[scale == 0] = 1.0
-    model = LogisticRegression(C=C, max_iter=3000)
+    model = LogisticRegression(C=C, max_iter=5000)
     model.fit((rows - mean) / scale, labels, sample_weight=weights)
     return mean, scale, model
 
 
-def out_of_fold(examples: list[Example]) -> list[tuple[float, Example]]:
-    """Each pool question's probability from a model fitted without its document."""
+@dataclass(frozen=True)
+class Scored:
+    """A question judged by a model: the probability of its most likely passage that may
+    answer, whether that passage's quote is right, and whether either of the two most
+    likely passages (related provisions) is."""
+
+    probability: float
+    right: bool
+    related_right: bool
+    top_probability: float  # of the most likely passage: decides on related provisions
+    example: Example
+
+
+def score(example: Example, mean: np.ndarray, scale: np.ndarray, model) -> Scored:
+    if not len(example.rows):
+        return Scored(0.0, False, False, 0.0, example)
+    p = model.predict_proba((example.rows - mean) / scale)[:, 1]
+    order = np.argsort(-p, kind="stable")
+    related = bool(example.right[order[:2]].any())
+    may_answer = [int(i) for i in order if example.answerable_rows[i]]
+    top = float(p[order[0]])
+    if not may_answer:
+        return Scored(0.0, False, related, top, example)
+    best = may_answer[0]
+    return Scored(float(p[best]), bool(example.right[best]), related, top, example)
+
+
+def out_of_fold(examples: list[Example]) -> list[Scored]:
+    """Each pool question scored by a model fitted without its document."""
     pool = [e for e in examples if e.source == "pool"]
     keys = sorted({e.fold_key for e in pool})
     fold_of = {k: i % FOLDS for i, k in enumerate(keys)}
@@ -163,37 +214,36 @@ def out_of_fold(examples: list[Example]) -> list[tuple[float, Example]]:
     for fold in range(FOLDS):
         held = [e for e in pool if fold_of[e.fold_key] == fold]
         mean, scale, model = fit([e for e in examples if e not in held])
-        for e in held:
-            p = 0.0 if e.row is None else model.predict_proba(((e.row - mean) / scale)[None])[0, 1]
-            scored.append((float(p), e))
+        scored.extend(score(e, mean, scale, model) for e in held)
     return scored
 
 
-def utility(scored: list[tuple[float, Example]], t: float) -> float:
+def utility(scored: list[Scored], t: float) -> float:
     """(right − wrong − answered unanswerable) per question at threshold t."""
-    given = [e for p, e in scored if p >= t]
-    right = sum(e.right for e in given if e.answerable)
-    wrong = sum(not e.right for e in given if e.answerable) + sum(not e.answerable for e in given)
-    return (right - wrong) / len(scored)
+    given = [s for s in scored if s.probability >= t]
+    right = sum(s.right for s in given)
+    return (right - (len(given) - right)) / len(scored)
 
 
-def sweep(
-    pool: list[tuple[float, Example]], cmrc: list[tuple[float, Example]]
-) -> tuple[float, list[list[object]]]:
-    answerable = sum(e.answerable for _, e in pool)
-    unanswerable = len(pool) - answerable
+def related_shown(s: Scored, t: float, r: float) -> bool:
+    """Refused at answer threshold t, with related provisions from r on."""
+    return s.probability < t and s.top_probability >= r
+
+
+def sweep(pool: list[Scored], cmrc: list[Scored]) -> tuple[float, list[list[object]]]:
+    answerable = [s for s in pool if s.example.answerable]
+    unanswerable = [s for s in pool if not s.example.answerable]
     rows, best, chosen = [], None, 0.5
     for t in THRESHOLDS:
-        given = [e for p, e in pool if p >= t]
         combined = (utility(pool, t) + utility(cmrc, t)) / 2
         if best is None or combined >= best:
             best, chosen = combined, float(t)
         rows.append(
             [
                 float(t),
-                sum(e.right for e in given if e.answerable) / answerable,
-                sum(not e.right for e in given if e.answerable) / answerable,
-                1 - sum(not e.answerable for e in given) / unanswerable,
+                sum(s.right for s in answerable if s.probability >= t) / len(answerable),
+                sum(not s.right for s in answerable if s.probability >= t) / len(answerable),
+                sum(s.probability < t for s in unanswerable) / len(unanswerable),
                 utility(pool, t),
                 utility(cmrc, t),
                 combined,
@@ -202,26 +252,45 @@ def sweep(
     return chosen, rows
 
 
-def calibration(scored: list[tuple[float, Example]]) -> list[list[object]]:
+def related_sweep(
+    pool: list[Scored], cmrc: list[Scored], t: float
+) -> tuple[float, list[list[object]]]:
+    """The lowest related threshold at which at most OFF_TOPIC_RELATED of the off-topic
+    questions are shown related provisions: below it, related provisions turn into
+    noise."""
+    off_topic = [s for s in cmrc if s.example.off_topic]
+    answerable = [s for s in pool if s.example.answerable]
+    rows, chosen = [], t
+    for r in sorted((r for r in THRESHOLDS if r <= t), reverse=True):
+        shown = sum(related_shown(s, t, r) for s in off_topic) / len(off_topic)
+        if shown <= OFF_TOPIC_RELATED:
+            chosen = float(r)
+        right = sum(related_shown(s, t, r) and s.related_right for s in answerable)
+        rows.append([float(r), right / len(answerable), shown])
+    return chosen, rows[::-1]
+
+
+def calibration(scored: list[Scored]) -> list[list[object]]:
     rows = []
     for low in np.arange(0.0, 1.0, 0.1):
-        inside = [(p, e.right) for p, e in scored if e.row is not None and low <= p < low + 0.1]
+        inside = [s for s in scored if len(s.example.rows) and low <= s.probability < low + 0.1]
         if inside:
-            predicted = float(np.mean([p for p, _ in inside]))
-            observed = float(np.mean([r for _, r in inside]))
+            predicted = float(np.mean([s.probability for s in inside]))
+            observed = float(np.mean([s.right for s in inside]))
             rows.append([f"{low:.1f}–{low + 0.1:.1f}", len(inside), predicted, observed])
     return rows
 
 
-def write_model(mean: np.ndarray, scale: np.ndarray, model, threshold: float) -> None:
+def write_model(mean: np.ndarray, scale: np.ndarray, model, threshold: float, related: float):
     data = {
-        "version": 2,
-        "features": list(FEATURES),
+        "version": 3,
+        "features": list(PASSAGE_FEATURES),
         "mean": mean.round(6).tolist(),
         "scale": scale.round(6).tolist(),
         "coef": model.coef_[0].round(6).tolist(),
         "intercept": round(float(model.intercept_[0]), 6),
         "threshold": threshold,
+        "related_threshold": related,
         "fitted_by": "bench/fit_answer_model.py on bench/questions/train_{policy,library}.jsonl "
         "and the CMRC 2018 dev training slice",
     }
@@ -240,20 +309,12 @@ def main() -> int:
     examples = pool_examples(engines) + cmrc_examples(engines, cmrc, args.every)
     scored = out_of_fold(examples)
     mean, scale, model = fit(examples)
-    cmrc_scored = [
-        (
-            0.0
-            if e.row is None
-            else float(model.predict_proba(((e.row - mean) / scale)[None])[0, 1]),
-            e,
-        )
-        for e in examples
-        if e.source == "cmrc"
-    ]
+    cmrc_scored = [score(e, mean, scale, model) for e in examples if e.source == "cmrc"]
     threshold, table = sweep(scored, cmrc_scored)
+    related, related_table = related_sweep(scored, cmrc_scored, threshold)
     pool = sum(e.source == "pool" for e in examples)
     print(f"\n{pool} pool questions, {len(examples) - pool} CMRC question variants")
-    print("\nThreshold sweep (pool training questions out-of-fold; utility per question):")
+    print("\nAnswer threshold sweep (pool training questions out-of-fold; utility per question):")
     headers = [
         "threshold",
         "pool answerable right",
@@ -262,11 +323,17 @@ def main() -> int:
     ]
     print_table([*headers, "pool utility", "CMRC utility", "mean utility"], table)
     print(f"chosen: {threshold:g}")
+    print("\nRelated threshold sweep (below the answer threshold):")
+    print_table(
+        ["related from", "pool refused, related right", "CMRC off-topic shown"],
+        related_table,
+    )
+    print(f"chosen: {related:g}")
     print("\nCalibration (pool training questions, out-of-fold):")
     print_table(["predicted", "questions", "mean predicted", "observed right"], calibration(scored))
-    write_model(mean, scale, model, threshold)
+    write_model(mean, scale, model, threshold, related)
     print(f"\nwrote {MODEL_FILE}; largest weights (standardised features):")
-    ranked = sorted(zip(FEATURES, model.coef_[0], strict=True), key=lambda fw: -abs(fw[1]))
+    ranked = sorted(zip(PASSAGE_FEATURES, model.coef_[0], strict=True), key=lambda fw: -abs(fw[1]))
     for name, weight in ranked[:10]:
         print(f"  {name:22s} {weight:+.3f}")
     return 0

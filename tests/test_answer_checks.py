@@ -13,7 +13,7 @@ from answer_support import weights_for as weights
 from bot.answer.checks import Checks
 from bot.answer.decision import MODEL_FILE, AnswerModel, ModelMismatch
 from bot.answer.extractive import candidates
-from bot.answer.features import FEATURES, feature_rows
+from bot.answer.features import FEATURES, PASSAGE_FEATURES, feature_rows, passage_rows
 from bot.answer.question import analyse
 
 SHANGHAI = "上海市优化营商环境条例"
@@ -69,9 +69,28 @@ def test_feature_rows_have_one_column_per_feature_name():
     assert feature_rows(q, [], [], []).shape == (0, len(FEATURES))
 
 
+def test_passage_rows_summarise_their_own_sentences():
+    q = analyse("营口片区去年规模以上工业总产值是多少?")
+    chunks = [make_chunk(YINGKOU_TEXT), make_chunk("营口片区位于辽宁省。", n=2, doc_id="d2")]
+    hits = hits_of(*chunks)
+    ranked = candidates(q, hits, weights(*chunks))
+    checks = Checks(q, ranked)
+    rows = feature_rows(q, ranked, [checks.flags(c) for c in ranked], hits)
+    members = [[j for j, c in enumerate(ranked) if c.chunk is h.chunk] for h in hits]
+    passages = passage_rows(q, hits, members, rows)
+    assert passages.shape == (2, len(PASSAGE_FEATURES)) and np.isfinite(passages).all()
+    column = {name: i for i, name in enumerate(PASSAGE_FEATURES)}
+    # only the report's passage holds a value of the asked kind (a quantity)
+    assert passages[:, column["max_value"]].tolist() == [1.0, 0.0]
+    assert passages[:, column["sentences"]].tolist() == [3.0, 1.0]
+    empty = passage_rows(q, hits, [[], members[1]], rows)
+    assert empty[0, column["sentences"]] == 0 and empty[0, column["passes_checks"]] == 0
+
+
 def test_the_shipped_model_matches_the_features_and_has_a_sane_threshold():
     model = AnswerModel.load()
-    assert len(model.coef) == len(FEATURES) and 0.0 < model.threshold < 1.0
+    assert len(model.coef) == len(PASSAGE_FEATURES) and 0.0 < model.threshold < 1.0
+    assert 0.0 < model.related_threshold <= model.threshold
     probabilities = model.probabilities(np.vstack([model.mean, model.mean]))
     assert np.all((probabilities > 0) & (probabilities < 1))
 

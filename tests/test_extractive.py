@@ -1,4 +1,5 @@
-"""Sentence selection: question-type cues, clause trimming, lists, followers, verbatim quotes."""
+"""Sentence selection and the quoted answer: question-type cues, the stretch of the passage
+around the best sentence, clause trimming of over-long sentences, lists, verbatim quotes."""
 
 from __future__ import annotations
 
@@ -12,11 +13,16 @@ from bot.answer.sentences import clauses, comma_clauses, split_sentences, squeez
 from bot.config import AnswerSettings
 
 
-def answer_texts(question: str, *chunks, **settings) -> list[str]:
+def answer_text(question: str, *chunks, **settings) -> str:
+    """The answer quoted around the best-scored sentence."""
     q = analyse(question)
     ranked = candidates(q, hits_of(*chunks), weights(*chunks))
-    chosen = compose(q, ranked[0], ranked, lambda c: True, AnswerSettings(**settings))
-    return [c.text for c in chosen]
+    return compose(q, ranked[0], ranked, AnswerSettings(**settings)).text
+
+
+def clause_text(question: str, *chunks) -> str:
+    """The answer when the best sentence is longer than the answer may be: its clause."""
+    return answer_text(question, *chunks, max_chars=40)
 
 
 def test_sentences_are_verbatim_and_split_at_full_stops_and_lines():
@@ -38,8 +44,19 @@ def test_clauses_do_not_cut_inside_brackets():
 
 
 def test_quantity_question_gets_the_clause_with_the_number_and_its_unit():
-    texts = answer_texts("营口片区去年规模以上工业总产值是多少?", make_chunk(YINGKOU_TEXT))
-    assert texts[0] == "去年,片区内规模以上工业总产值完成102.25亿元,同比增长13.9%"
+    text = clause_text("营口片区去年规模以上工业总产值是多少?", make_chunk(YINGKOU_TEXT))
+    assert text == "去年,片区内规模以上工业总产值完成102.25亿元,同比增长13.9%"
+
+
+def test_the_answer_quotes_whole_sentences_around_the_best_one_within_the_budget():
+    text = answer_text(
+        "营口片区去年规模以上工业总产值是多少?", make_chunk(YINGKOU_TEXT), max_chars=200
+    )
+    assert "完成102.25亿元,同比增长13.9%;一般公共预算收入" in text  # the sentence stays whole
+    assert text in YINGKOU_TEXT and text.endswith("同比增长751%。") and len(text) <= 200
+    assert answer_text(
+        "营口片区去年推出了多少项创新政策?", make_chunk(YINGKOU_TEXT), max_sentences=1
+    ) == ("去年共推出创新政策73项、创新案例50项、改革措施78项。")
 
 
 def test_count_question_prefers_the_figure_named_in_its_own_clause():
@@ -47,11 +64,12 @@ def test_count_question_prefers_the_figure_named_in_its_own_clause():
         "去年,营口片区确定32项创新工作任务,必选任务的实施率达到100%。"
         "营口片区以创新为抓手。去年共推出创新政策73项、创新案例50项。"
     )
-    assert "创新政策73项" in answer_texts("营口片区去年推出了多少项创新政策?", chunk)[0]
+    assert "创新政策73项" in answer_text("营口片区去年推出了多少项创新政策?", chunk)
 
 
 def first_answer(question: str, text: str) -> str:
-    return answer_texts(question, make_chunk(text))[0]
+    """The clause an over-long best sentence is cut to."""
+    return clause_text(question, make_chunk(text))
 
 
 def test_long_sentence_is_cut_to_the_value_clause_and_what_names_it():
@@ -95,17 +113,17 @@ def test_where_question_prefers_the_sentence_naming_a_place():
         title=VILLAGE,
         section="",
     )
-    assert "沈阳" in answer_texts("王志斌的家在哪个城市?", chunk)[0]
+    assert "沈阳" in answer_text("王志斌的家在哪个城市?", chunk, max_sentences=1)
 
 
 def test_who_question_keeps_the_sentence_with_the_organisation():
     chunk = make_chunk(VILLAGE_TEXT, title=VILLAGE, section="")
-    assert "省农研中心" in answer_texts("王志斌来自哪个单位?", chunk)[0]
+    assert "省农研中心" in answer_text("王志斌来自哪个单位?", chunk, max_sentences=1)
 
 
 def test_list_question_keeps_the_whole_enumeration():
     chunk = make_chunk(LAW_TEXT, title=LAW, article="第二条")
-    text = answer_texts("外商投资包括哪些情形?", chunk)[0]
+    text = answer_text("外商投资包括哪些情形?", chunk)
     assert "（一）外国投资者单独" in text and "（二）外国投资者取得" in text
 
 
@@ -114,19 +132,23 @@ def test_law_referring_to_itself_matches_its_title():
     other = make_chunk(
         "第九条 外商投资企业依法平等适用国家支持企业发展的各项政策。", title=LAW, n=2
     )
-    assert answer_texts("外商投资法从什么时候开始施行?", other, law)[0].startswith("第四十二条")
+    assert answer_text("外商投资法从什么时候开始施行?", other, law).startswith("第四十二条")
 
 
 def test_answer_stays_within_the_character_budget_and_sentence_count():
     chunks = [make_chunk(YINGKOU_TEXT, n=i, doc_id=f"d{i}") for i in range(4)]
-    texts = answer_texts("营口片区去年一般公共预算收入是多少?", *chunks, max_chars=80)
-    assert 1 <= len(texts) <= 3 and sum(map(len, texts)) <= 80
+    for budget in (30, 80, 150):
+        text = answer_text("营口片区去年一般公共预算收入是多少?", *chunks, max_chars=budget)
+        assert 0 < len(text) <= budget and text in YINGKOU_TEXT
 
 
-def test_near_duplicate_sentences_are_not_repeated():
-    a = make_chunk("负面清单由国务院发布或者批准发布。", doc_id="a")
-    b = make_chunk("负面清单由国务院发布或者批准发布。", doc_id="b")
-    assert len(answer_texts("负面清单由谁发布?", a, b)) == 1
+def test_the_stretch_never_skips_a_missing_sentence():
+    q = analyse("营口片区去年规模以上工业总产值是多少?")
+    chunk = make_chunk(YINGKOU_TEXT)
+    ranked = candidates(q, hits_of(chunk), weights(chunk))
+    lead = next(c for c in ranked if "102.25亿元" in c.text)
+    without_before = [c for c in ranked if c.sentence.position != 1]
+    assert compose(q, lead, without_before, AnswerSettings()).text == lead.sentence.text
 
 
 def test_every_answer_text_is_verbatim_from_its_passage():
@@ -134,7 +156,8 @@ def test_every_answer_text_is_verbatim_from_its_passage():
     for question in ("营口片区去年实际利用外资完成多少?", "营东大集有多大面积?"):
         q = analyse(question)
         ranked = candidates(q, hits_of(*chunks), weights(*chunks))
-        for c in compose(q, ranked[0], ranked, lambda c: True, AnswerSettings()):
+        for settings in (AnswerSettings(), AnswerSettings(max_chars=40)):
+            c = compose(q, ranked[0], ranked, settings)
             assert squeeze(c.text) in squeeze(c.chunk.text)
 
 
@@ -147,9 +170,9 @@ def test_a_long_list_says_how_many_items_there_are_and_how_many_are_shown():
     chunk = make_chunk(f"第二十条 管委会履行下列职责：{items}", "中国（浙江）自由贸易试验区条例")
     q = analyse("管委会履行哪些职责?")
     ranked = candidates(q, hits_of(chunk), weights(chunk))
-    lead = compose(q, ranked[0], ranked, lambda c: True, AnswerSettings())[0]
+    lead = compose(q, ranked[0], ranked, AnswerSettings())
     assert lead.text.startswith("第二十条 管委会履行下列职责：\n（一）")
     shown = lead.text.count("\n")
     assert 1 <= shown < 7 and _list_notice(lead) == f"共7项，以上为前{shown}项；点 📄 1 查看全文。"
-    everything = compose(q, ranked[0], ranked, lambda c: True, AnswerSettings(max_list_chars=2000))
-    assert everything[0].text.count("\n") == 7 and _list_notice(everything[0]) is None
+    everything = compose(q, ranked[0], ranked, AnswerSettings(max_list_chars=2000))
+    assert everything.text.count("\n") == 7 and _list_notice(everything) is None

@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from answer_support import hits_of, make_chunk, small_retriever
 
+from bot.answer.decision import AnswerModel
 from bot.answer.engine import AnswerEngine
 from bot.answer.llm import UNAVAILABLE, UNVERIFIED, LLMClient, facts_supported, verify_reply
 from bot.config import LLMSettings, Settings
@@ -160,9 +161,20 @@ def test_unreachable_endpoint_falls_back():
     assert answer.found and answer.notice == UNAVAILABLE
 
 
-def test_weak_evidence_is_refused_without_asking_the_llm(engine, stub):
-    answer = engine.answer("营口片区的常住人口有多少?")
-    assert not answer.found and stub.requests == []
+def test_weak_evidence_is_refused_without_asking_the_llm(stub):
+    """Nothing likely enough to be related (the hashing embedder's passages score near 0
+    with the fitted model), so there is nothing for the LLM to read."""
+    stub.requests.clear()
+    settings = Settings()
+    llm_settings = LLMSettings(base_url=stub.base_url, model="stub-model", timeout_s=1.0)
+    never = replace(settings.answer, mode="llm", min_probability=1.01)  # extractive refuses
+    engine = AnswerEngine(
+        small_retriever(),
+        replace(settings, answer=never, llm=llm_settings),
+        LLMClient(llm_settings),
+    )
+    answer = engine.answer("火星上一共有多少座火山?")
+    assert not answer.found and answer.related == [] and stub.requests == []
 
 
 def test_facts_are_whole_numbers_and_quoted_names_of_the_passage():
@@ -215,10 +227,13 @@ def test_the_llm_reads_relevant_passages_the_extractive_decision_refused(stub):
     settings = Settings()
     llm_settings = LLMSettings(base_url=stub.base_url, model="stub-model", timeout_s=1.0)
     never = replace(settings.answer, mode="llm", min_probability=1.01)  # extractive refuses
+    # every passage counts as related (the hashing embedder's cosines mean nothing)
+    model = replace(AnswerModel.load(), related_threshold=0.0)
     engine = AnswerEngine(
         small_retriever(),
         replace(settings, answer=never, llm=llm_settings),
         LLMClient(llm_settings),
+        model=model,
     )
     stub.script.append(("reply", "规上工业总产值为102.25亿元[1]。"))
     answer = engine.answer(QUESTION)

@@ -1,15 +1,18 @@
-"""Composing the answer from the chosen sentence: followers that add something new, long
-sentences cut to the clause that carries the answer, enumerations with their items.
+"""Composing the answer from the chosen passage: its best sentence with the sentences
+around it, a sentence longer than the answer cut to the clause that carries the answer,
+enumerations with their items.
 
-The best sentence leads (cut to its answering clause when long); up to two more follow
-when they score nearly as well, are acceptable answers themselves and say something new.
-A sentence that introduces items ("包括下列情形：") is given with them.
+The answering fact is often in the sentence next to the one that shares the question's
+words (the provision's opening names the topic, the next sentence gives the number), so
+the answer quotes a contiguous stretch of the passage around its best sentence, up to
+`max_chars`: the following sentences first, then the preceding ones. A sentence that
+introduces items ("包括下列情形：") is given with them.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import replace
 
 from bot.answer.extractive import Candidate, slot_alignment, term_forms
@@ -17,9 +20,6 @@ from bot.answer.question import Question, has_value
 from bot.answer.sentences import Sentence, clauses, comma_clauses, normalised, split_sentences
 from bot.config import AnswerSettings
 
-FOLLOWERS_WITHIN = 0.85  # a second/third sentence joins when it scores this share of the best
-REPEAT_SHARE = 0.8  # a follower with more of its bigrams already in the answer repeats it
-MIN_FOLLOWER = 20  # characters; a shorter fragment of a following sentence says too little
 TRIM_ABOVE = 60  # characters; longer sentences may be cut to their answering clause
 VALUE_WINDOW = 3  # comma clauses a value answer may span
 SLOT_DECISIVE = 0.5  # clause choice: alignment with the question's wording that decides
@@ -31,43 +31,33 @@ LIST_ITEM = re.compile(
 
 
 def compose(
-    question: Question,
-    best: Candidate,
-    ranked: list[Candidate],
-    acceptable: Callable[[Candidate], bool],
-    settings: AnswerSettings,
-) -> list[Candidate]:
-    """The one to `settings.max_sentences` candidates that make the answer, within
-    `settings.max_chars` (a list's items within `settings.max_list_chars`).
-
-    `best` leads (cut to its answering clause when long); others follow only when they
-    score close to it, would be acceptable answers themselves and say something new.
-    """
-    max_chars = settings.max_chars
-    lead = _extend_list(_trim(question, best, max_chars), settings.max_list_chars)
-    chosen = [lead]
-    used = len(chosen[0].text)
-    for other in ranked:
-        if len(chosen) >= settings.max_sentences or other.score < FOLLOWERS_WITHIN * best.score:
-            break
-        if _repeats(other, chosen) or not acceptable(other):
-            continue
-        other = _trim(question, other, max_chars - used)
-        if used + len(other.text) > max_chars or (
-            len(other.text) < MIN_FOLLOWER and other.text != other.sentence.text
-        ):
-            continue
-        chosen.append(other)
-        used += len(other.text)
-    return chosen
-
-
-def _repeats(candidate: Candidate, chosen: list[Candidate]) -> bool:
-    """Whether the sentence is a near-duplicate of the chosen ones (the same provision in
-    two regulations, a copy of a sentence in an overlapping chunk)."""
-    said = frozenset().union(*(c.sentence.bigrams for c in chosen))
-    grams = candidate.sentence.bigrams
-    return not grams or len(grams & said) / len(grams) > REPEAT_SHARE
+    question: Question, lead: Candidate, ranked: Sequence[Candidate], settings: AnswerSettings
+) -> Candidate:
+    """The answer quoted from `lead`'s passage: `lead` with up to `settings.max_sentences`
+    contiguous sentences around it within `settings.max_chars` (a list question's
+    introduction and items within `settings.max_list_chars`). The sentences come from
+    `ranked`, the candidates; one missing there ends the stretch, so an answer never
+    skips a sentence."""
+    listed = _extend_list(lead, settings.max_list_chars)
+    if listed is not lead:
+        return listed
+    if len(lead.sentence.text) > settings.max_chars:
+        return _trim(question, lead, settings.max_chars)
+    own = lead.chunk.chunk_id
+    at = {c.sentence.position: c.sentence for c in ranked if c.chunk.chunk_id == own}
+    first = last = lead.sentence
+    used = len(lead.sentence.text)
+    for step in (1, -1):
+        edge = last if step == 1 else first
+        while (last.position - first.position + 1) < settings.max_sentences:
+            neighbour = at.get(edge.position + step)
+            if neighbour is None or used + len(neighbour.text) > settings.max_chars:
+                break
+            used += len(neighbour.text)
+            edge = neighbour
+            first, last = (first, edge) if step == 1 else (edge, last)
+    text = lead.chunk.text[first.start : last.end].strip()
+    return replace(lead, text=text) if text != lead.text else lead
 
 
 def _trim(question: Question, candidate: Candidate, max_chars: int) -> Candidate:

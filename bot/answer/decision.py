@@ -1,11 +1,13 @@
-"""The learned answer decision: how likely a candidate sentence answers the question.
+"""The learned answer decision: how likely a retrieved passage answers the question.
 
-A logistic regression over `bot.answer.features`, fitted by `bench/fit_answer_model.py`
-on the training part of the question pool and of CMRC 2018 dev; its weights ship as
-`answer_model.json` beside this file. The engine answers with the most likely sentence
-when its probability reaches the model's threshold, which the fitting script chose for a
-stated share of wrong answers; below it the question is refused (with related passages
-when there are any). Scoring is a dot product: numpy only, no scikit-learn at run time.
+A logistic regression over `bot.answer.features.PASSAGE_FEATURES`, fitted by
+`bench/fit_answer_model.py` on the training part of the question pool and of CMRC 2018
+dev; its weights ship as `answer_model.json` beside this file. The engine answers from
+the most likely passage when its probability reaches the model's `threshold`, which the
+fitting script chose for the best balance of right and wrong answers; below it, the
+question is refused with the most likely passages as related provisions when the best
+reaches `related_threshold`, else with the closest documents. Scoring is a dot product:
+numpy only, no scikit-learn at run time.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.answer.features import FEATURES
+from bot.answer.features import PASSAGE_FEATURES
 from index.errors import ZonebotError
 
 MODEL_FILE = Path(__file__).with_name("answer_model.json")
@@ -32,7 +34,8 @@ class AnswerModel:
     scale: np.ndarray
     coef: np.ndarray
     intercept: float
-    threshold: float  # answer when the best sentence's probability reaches this
+    threshold: float  # answer when the best passage's probability reaches this
+    related_threshold: float  # below `threshold`, show related provisions from this on
 
     @classmethod
     def load(cls, path: Path = MODEL_FILE) -> AnswerModel:
@@ -42,21 +45,27 @@ class AnswerModel:
             raise ModelMismatch(
                 f"无法读取答案模型 {path}（{exc}）。Refit it: python bench/fit_answer_model.py"
             ) from None
-        if tuple(data.get("features", ())) != FEATURES:
+        if tuple(data.get("features", ())) != PASSAGE_FEATURES:
             raise ModelMismatch(
                 f"答案模型 {path} 的特征与代码不一致。The answer model was fitted on other "
                 "features: refit it with python bench/fit_answer_model.py"
             )
-        return cls(
-            mean=np.asarray(data["mean"]),
-            scale=np.asarray(data["scale"]),
-            coef=np.asarray(data["coef"]),
-            intercept=float(data["intercept"]),
-            threshold=float(data["threshold"]),
-        )
+        try:
+            return cls(
+                mean=np.asarray(data["mean"], dtype=np.float64),
+                scale=np.asarray(data["scale"], dtype=np.float64),
+                coef=np.asarray(data["coef"], dtype=np.float64),
+                intercept=float(data["intercept"]),
+                threshold=float(data["threshold"]),
+                related_threshold=float(data["related_threshold"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelMismatch(
+                f"答案模型 {path} 不完整（{exc!r}）。Refit it: python bench/fit_answer_model.py"
+            ) from None
 
     def probabilities(self, rows: np.ndarray) -> np.ndarray:
-        """P(the sentence answers the question) for each row of features."""
+        """P(the passage answers the question) for each row of passage features."""
         if not len(rows):
             return np.zeros(0)
         z = ((rows - self.mean) / self.scale) @ self.coef + self.intercept

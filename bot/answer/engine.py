@@ -22,7 +22,7 @@ from bot.answer.compose import compose, list_items
 from bot.answer.conversation import Conversation, Turn
 from bot.answer.decision import AnswerModel
 from bot.answer.extractive import Candidate, TermWeights, candidates
-from bot.answer.features import feature_rows
+from bot.answer.features import feature_rows, passage_rows
 from bot.answer.llm import UNAVAILABLE, LLMClient, LLMError
 from bot.answer.question import Question, analyse, clean, has_chinese, has_words
 from bot.answer.results import NOT_FOUND, RELATED, Answer, Citation, IndexSummary
@@ -38,9 +38,6 @@ NO_WORDS = "没有看懂这个问题：请用文字（中文）提问。"
 NOT_CHINESE = "文档为中文，请尽量用中文提问。(The documents are in Chinese; please ask in Chinese.)"
 MAX_SUGGESTIONS = 3
 MAX_RELATED = 2
-# A refused question shows its closest provisions when their passage holds at least this
-# share of the question's term weight; otherwise it names the closest documents.
-RELATED_COVERAGE = 0.5
 WARM_UP_QUESTION = "营口片区去年规模以上工业总产值是多少？"
 
 
@@ -62,6 +59,7 @@ class AnswerEngine:
         self.model = model or AnswerModel.load()
         override = settings.answer.min_probability
         self.threshold = self.model.threshold if override is None else override
+        self.related_threshold = min(self.model.related_threshold, self.threshold)
         self._weights = TermWeights(retriever.document_frequency, len(retriever))
 
     def info(self) -> IndexSummary:
@@ -107,16 +105,23 @@ class AnswerEngine:
         judged = self.judge(q, hits)
         if judged.best is None or judged.probability < self.threshold:
             log.info("refused %r: p=%.3f < %.3f", q.search, judged.probability, self.threshold)
-            refusal = self._refusal(asked, judged.top, hits)
+            refusal = self._refusal(asked, q, judged, hits)
             if self.llm is not None and refusal.related:  # relevant passages: the LLM may read them
                 return self._llm_answer(asked, q, hits, refusal)
             return refusal, None
-        chosen = compose(q, judged.best, judged.top, judged.acceptable, self.settings.answer)
-        body, citations = cite((c.text, c.chunk) for c in chosen)
-        notice = _list_notice(chosen[0])
+        assert judged.chosen is not None
+        chosen = self.quote(q, judged, judged.chosen)
+        body, citations = cite([(chosen.text, chosen.chunk)])
+        notice = _list_notice(chosen)
         if self.llm is not None:
             body, citations, notice = self.llm.improve(q.search, hits, body, citations)
         return Answer(asked, True, body, citations), notice
+
+    def quote(self, q: Question, judged: Judgement, passage: int) -> Candidate:
+        """What the answer quotes from one judged passage."""
+        lead = judged.leads[passage]
+        assert lead is not None, "only passages with sentences are ranked"
+        return compose(q, lead, judged.top, self.settings.answer)
 
     def _llm_answer(
         self, asked: str, q: Question, hits: Sequence[Hit], refusal: Answer
@@ -134,8 +139,8 @@ class AnswerEngine:
         return Answer(asked, True, *drafted), None
 
     def judge(self, q: Question, hits: Sequence[Hit]) -> Judgement:
-        """The answer's first sentence (the best-scored one that passes the checks) and the
-        model's probability that it answers the question."""
+        """The model's probability that each passage answers the question, and each
+        passage's best sentence."""
         return self.judge_ranked(q, self.rank(q, hits), hits)
 
     def judge_ranked(
@@ -146,21 +151,30 @@ class AnswerEngine:
         checks = Checks(q, top)
         flags = [checks.flags(c) for c in top]
         rows = feature_rows(q, top, flags, hits)
-        passing = [i for i, f in enumerate(flags) if not f.any()]
-        probabilities = self.model.probabilities(rows[passing]).tolist()
-        return Judgement(top, rows, dict(zip(passing, probabilities, strict=True)), self.threshold)
+        position = {h.chunk.chunk_id: i for i, h in enumerate(hits)}
+        members: list[list[int]] = [[] for _ in hits]
+        for j, candidate in enumerate(top):
+            members[position[candidate.chunk.chunk_id]].append(j)
+        # A passage's best sentence: the best-scored one passing the checks, else its best.
+        passing = [next((j for j in member if not flags[j].any()), None) for member in members]
+        leads = [
+            top[member[0] if first is None else first] if member else None
+            for member, first in zip(members, passing, strict=True)
+        ]
+        passage_features = passage_rows(q, hits, members, rows)
+        probabilities = self.model.probabilities(passage_features).tolist()
+        answerable = [first is not None for first in passing]
+        return Judgement(top, members, leads, answerable, passage_features, probabilities)
 
-    def _refusal(self, asked: str, top: Sequence[Candidate], hits: Sequence[Hit]) -> Answer:
-        """ "Not found" with the closest provisions when their passages hold most of what
-        was asked about, else with the closest documents."""
+    def _refusal(self, asked: str, q: Question, judged: Judgement, hits: Sequence[Hit]) -> Answer:
+        """ "Not found" with the most likely passages as related provisions when the best
+        is likely enough to be on the subject, else with the closest documents."""
         related: list[Citation] = []
-        for candidate in top:
-            if len(related) == MAX_RELATED:
+        for passage in judged.order[:MAX_RELATED]:
+            if judged.probabilities[passage] < self.related_threshold:
                 break
-            if candidate.context_coverage < RELATED_COVERAGE:
-                continue
-            if all(c.chunk.chunk_id != candidate.chunk.chunk_id for c in related):
-                related.append(Citation(len(related) + 1, candidate.chunk, candidate.text, False))
+            quote = self.quote(q, judged, passage)
+            related.append(Citation(len(related) + 1, quote.chunk, quote.text, False))
         if related:
             return Answer(asked, False, RELATED, related=related)
         return Answer(asked, False, NOT_FOUND, suggestions=_suggestions(hits))
@@ -181,32 +195,38 @@ class AnswerEngine:
 
 @dataclass(frozen=True)
 class Judgement:
-    """The judged sentences of one question, best-scored first, and the model's
-    probability for each that passes the checks (by position in `top`)."""
+    """The judged passages of one question. `top` holds all their sentences, best-scored
+    first; per passage (by its position in the hits), `members` lists its sentences in
+    `top`, `leads` its best sentence (None when it has none left), `answerable` whether
+    some sentence of it passes the checks (only such a passage may answer; any may be
+    related) and `probabilities` the model's probability that it answers."""
 
     top: list[Candidate]
-    rows: np.ndarray  # their features
-    probabilities: dict[int, float]
-    threshold: float
+    members: list[list[int]]
+    leads: list[Candidate | None]
+    answerable: list[bool]
+    rows: np.ndarray  # the passages' features
+    probabilities: list[float]
 
     @property
-    def first(self) -> int | None:
-        """Position of the best-scored sentence that passes the checks."""
-        return min(self.probabilities, default=None)
+    def order(self) -> list[int]:
+        """Passages with sentences, most likely to answer first."""
+        ranked = [i for i, lead in enumerate(self.leads) if lead is not None]
+        return sorted(ranked, key=lambda i: -self.probabilities[i])
+
+    @property
+    def chosen(self) -> int | None:
+        """The most likely passage that may answer."""
+        return next((i for i in self.order if self.answerable[i]), None)
 
     @property
     def best(self) -> Candidate | None:
-        return None if self.first is None else self.top[self.first]
+        """The answer's lead sentence: the best passing one of the chosen passage."""
+        return None if self.chosen is None else self.leads[self.chosen]
 
     @property
     def probability(self) -> float:
-        return 0.0 if self.first is None else self.probabilities[self.first]
-
-    def acceptable(self, candidate: Candidate) -> bool:
-        """A follower must pass the checks and the threshold too."""
-        return any(
-            self.top[i] is candidate and p >= self.threshold for i, p in self.probabilities.items()
-        )
+        return 0.0 if self.chosen is None else self.probabilities[self.chosen]
 
 
 def _list_notice(lead: Candidate) -> str | None:

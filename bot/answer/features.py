@@ -1,10 +1,14 @@
-"""What the answer model sees of each candidate sentence: one row of numbers per sentence.
+"""What the answer model sees: one row of numbers per retrieved passage.
 
-Retrieval evidence (the passage's rank, cosine and BM25 and how they compare with the best
-passage), how the hand-weighted sentence score ranks it, lexical coverage of the question,
-whether it holds a value of the asked type and the other hard checks (`bot.answer.checks`),
-alignment with the question's wording, and the question's type. The names in `FEATURES`
-are stored with the fitted weights, so a model fitted on other columns is refused.
+Each sentence of a passage is described first (`FEATURES`): how the hand-weighted
+sentence score ranks it, lexical coverage of the question, whether it holds a value of
+the asked type and the hard checks (`bot.answer.checks`), alignment with the question's
+wording. A passage's row (`PASSAGE_FEATURES`) is its retrieval evidence (rank, cosine and
+BM25 and how they compare with the best passage) plus the best and worst of its
+sentences' descriptions and the question's type: the model judges whether the passage
+answers, since the answering sentence is often not the one that shares the most words.
+The names are stored with the fitted weights, so a model fitted on other columns is
+refused.
 """
 
 from __future__ import annotations
@@ -48,6 +52,82 @@ FEATURES = (
     "terms",
     *(f"kind_{kind}" for kind in KINDS),
 )
+
+
+# Sentence features summarised per passage by their maximum ("some sentence holds a value
+# of the asked type") or minimum ("some sentence names every proper name").
+PASSAGE_MAX = (
+    "hand_score",
+    "hand_rank",
+    "gap_to_best",
+    "coverage",
+    "context_coverage",
+    "focus_coverage",
+    "value",
+    "bigram",
+    "slot",
+)
+PASSAGE_MIN = ("names_missing", "value_missing", "person_missing", "focus_missing")
+PASSAGE_FEATURES = (
+    "passage_rank",
+    "dense",
+    "dense_top",
+    "dense_gap",
+    "keyword",
+    "keyword_top",
+    "same_document_as_top",
+    "passage_chars",
+    "sentences",
+    "passes_checks",
+    "best_among_passages",
+    *(f"max_{name}" for name in PASSAGE_MAX),
+    *(f"min_{name}" for name in PASSAGE_MIN),
+    "question_chars",
+    "terms",
+    *(f"kind_{kind}" for kind in KINDS),
+)
+_COLUMN = {name: i for i, name in enumerate(FEATURES)}
+
+
+def passage_rows(
+    question: Question, hits: Sequence[Hit], members: Sequence[Sequence[int]], rows: np.ndarray
+) -> np.ndarray:
+    """One row of PASSAGE_FEATURES per hit, from the sentence `rows` (see `feature_rows`);
+    `members[i]` lists the rows of hit i's sentences. A hit without sentences gets zeros
+    for them."""
+    dense = [h.dense_score or 0.0 for h in hits]
+    dense_top = max(dense, default=0.0)
+    keyword_top = max((h.keyword_score for h in hits), default=0.0)
+    top_doc = hits[0].chunk.doc_id if hits else ""
+    kind = [float(question.kind == k) for k in KINDS]
+    best_hand = [
+        max((rows[j, _COLUMN["hand_score"]] for j in member), default=0.0) for member in members
+    ]
+    out = []
+    for hit, member, cosine, hand in zip(hits, members, dense, best_hand, strict=True):
+        own = rows[list(member)] if member else np.zeros((1, len(FEATURES)))
+        passes = own[:, [_COLUMN[n] for n in PASSAGE_MIN]].max(axis=1) == 0
+        out.append(
+            [
+                1.0 / math.sqrt(hit.rank),
+                cosine,
+                dense_top,
+                dense_top - cosine,
+                hit.keyword_score / keyword_top if keyword_top > 0 else 0.0,
+                math.log1p(keyword_top),
+                float(hit.chunk.doc_id == top_doc),
+                math.log1p(len(hit.chunk.text)),
+                float(len(member)),
+                float(bool(member) and passes.any()),
+                float(hand >= max(best_hand)),
+                *own[:, [_COLUMN[n] for n in PASSAGE_MAX]].max(axis=0),
+                *own[:, [_COLUMN[n] for n in PASSAGE_MIN]].min(axis=0),
+                math.log1p(len(question.search)),
+                float(len(question.terms)),
+                *kind,
+            ]
+        )
+    return np.asarray(out, dtype=np.float64).reshape(len(out), len(PASSAGE_FEATURES))
 
 
 def feature_rows(

@@ -28,18 +28,20 @@ class Sentence:
     norm: str  # normalised (NFKC, Simplified, lower-case) for matching
     bigrams: frozenset[str]  # character bigrams of the normalised words, for paraphrases
     position: int  # 0-based index inside its passage
+    start: int  # character offsets inside its passage
+    end: int
 
 
 @lru_cache(maxsize=SPLIT_CACHE)
 def split_sentences(text: str) -> tuple[Sentence, ...]:
     """The sentences of a passage, in order."""
     spans = sentence_spans(text, semicolons=False, lines=True)
-    return tuple(make_sentence(text[start:end], n) for n, (start, end) in enumerate(spans))
+    return tuple(_sentence(text[start:end], n, start, end) for n, (start, end) in enumerate(spans))
 
 
-def make_sentence(text: str, position: int = 0) -> Sentence:
+def _sentence(text: str, position: int, start: int, end: int) -> Sentence:
     norm = normalised(text)
-    return Sentence(text, norm, char_bigrams(norm), position)
+    return Sentence(text, norm, char_bigrams(norm), position, start, end)
 
 
 @lru_cache(maxsize=SPLIT_CACHE)
