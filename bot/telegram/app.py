@@ -150,8 +150,7 @@ def build_application(
 
     async def post_init(app: Application) -> None:
         await app.bot.set_my_commands(COMMANDS)
-        if tg.log_retention_days:
-            background.append(asyncio.create_task(prune_forever(state, tg.log_retention_days)))
+        background.append(asyncio.create_task(prune_forever(state, tg.log_retention_days)))
         log.info(event("started", bot=app.bot.username, chunks=state.engine.info().chunks))
 
     async def post_shutdown(app: Application) -> None:
@@ -160,7 +159,8 @@ def build_application(
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         state.store.close()
-        log.info(event("stopped"))
+        if background:  # started: post_init ran (it does not when Telegram is unreachable)
+            log.info(event("stopped"))
 
     app = _builder(tg, token, request, get_updates_request).post_init(post_init)
     app = app.post_shutdown(post_shutdown).build()

@@ -76,9 +76,9 @@ PRUNE_EVERY = 6 * 3600.0  # seconds between retention passes
 
 async def prune_forever(state: BotState, retention_days: int, every: float = PRUNE_EVERY) -> None:
     """Delete questions older than the retention period now and every `every` seconds
-    (a task of its own, cancelled at shutdown)."""
+    (a task of its own, cancelled at shutdown); 0 days keeps everything."""
     store = state.store
-    while True:
+    while retention_days > 0:
         try:
             removed = await store.run(store.prune, retention_days)
         except (sqlite3.Error, OSError) as exc:
