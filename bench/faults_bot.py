@@ -14,7 +14,7 @@ passed), so these rows can join the index-side ones of bench/faults.py in one ta
 
     python bench/faults_bot.py [--only NAME ...]
 
-Every bot start loads the model (~10 s); the whole run takes about two minutes.
+Every bot start loads the model; the whole run takes about five minutes here.
 """
 
 from __future__ import annotations
@@ -293,7 +293,9 @@ def llm_hangs(llm_timeout: float, answer_timeout: float) -> FaultRow:
                 sent = bot.fake.wait_for("sendMessage", n, chat_id=220, timeout=ANSWER_TIMEOUT)
                 replies.append(sent[-1].text)
                 seconds.append(time.monotonic() - started)
+            stopping = time.monotonic()
             code = bot.stop()
+            stop_seconds = time.monotonic() - stopping
     if llm_timeout < answer_timeout:
         expected = f"extractive answers with the LLM notice after ~{llm_timeout:g} s"
         ok = all(ANSWER in r and UNAVAILABLE in r for r in replies)
@@ -305,7 +307,8 @@ def llm_hangs(llm_timeout: float, answer_timeout: float) -> FaultRow:
         f"LLM endpoint never replies (llm.timeout_s {llm_timeout:g}, "
         f"answer.timeout_s {answer_timeout:g})",
         expected + "; clean exit",
-        f"{shown} after {' / '.join(f'{t:.1f}' for t in seconds)} s; exit {code}",
+        f"{shown} after {' / '.join(f'{t:.1f}' for t in seconds)} s; "
+        f"exit {code} {stop_seconds:.1f} s after SIGTERM",
         ok and max(seconds) < min(llm_timeout, answer_timeout) + 5 and code == 0,
     )
 

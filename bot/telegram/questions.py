@@ -92,38 +92,50 @@ class QuestionHandler:
     async def question(self, update: Update, context: Context) -> None:
         message, user = update.effective_message, update.effective_user
         assert message is not None and message.text is not None and user is not None
+        started = time.perf_counter()
+        waited = (datetime.now(UTC) - message.date).total_seconds()
+        if waited > self._max_backlog_age:
+            await message.reply_text(BACKLOG.format(minutes=round(waited / 60)), parse_mode=None)
         if not self._in_flight.enter(user.id):
             self._log(message, "busy")
             await message.reply_text(BUSY, do_quote=_is_group(message))
             return
-        try:
-            await self._answer(message, strip_mention(message.text, context.bot.username), context)
+        try:  # the slot is held while the engine works, not while replies are sent
+            text = strip_mention(message.text, context.bot.username)
+            answer = await self._work(message, text, context, started)
         finally:
             self._in_flight.leave(user.id)
+        if answer is None:
+            self._log(message, "timeout", started)
+            await message.reply_text(TIMEOUT, do_quote=_is_group(message))
+        else:
+            await self._reply(message, answer, started)
 
     async def non_text(self, update: Update, context: Context) -> None:
         assert update.effective_message is not None
         await update.effective_message.reply_text(NON_TEXT)
 
-    async def _answer(self, message: Message, text: str, context: Context) -> None:
+    async def _work(
+        self, message: Message, text: str, context: Context, started: float
+    ) -> Answer | None:
+        """The engine's answer, or None when the deadline passed first."""
         assert message.from_user is not None
-        started, engine = time.perf_counter(), self._state.engine
+        engine = self._state.engine
         guarded = self.conversations.get(message.chat_id, message.from_user.id)
-        waited = (datetime.now(UTC) - message.date).total_seconds()
-        if waited > self._max_backlog_age:
-            await message.reply_text(BACKLOG.format(minutes=round(waited / 60)), parse_mode=None)
         try:
             async with typing_action(context.bot, message.chat_id):
-                answer = await asyncio.wait_for(
+                return await asyncio.wait_for(
                     in_daemon_thread(lambda: guarded.answer(engine.answer, text)), self._timeout_s
                 )
         except TimeoutError:
-            self._log(message, "timeout", started)
-            await message.reply_text(TIMEOUT, do_quote=_is_group(message))
-            return
+            return None
         except Exception:
             self._log(message, "error", started)
             raise
+
+    async def _reply(self, message: Message, answer: Answer, started: float) -> None:
+        """Log the question (row and line), then send the answer with its buttons."""
+        assert message.from_user is not None
         answer_id = new_answer_id()
         keyboard = answer_keyboard(answer_id, answer)
         latency_ms = _ms_since(started)
