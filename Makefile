@@ -11,13 +11,21 @@ export TOKENIZERS_PARALLELISM := false
 
 setup: $(STAMP)
 
-# Reinstall only when the project's dependencies change. torch is pinned and installed
-# first so that nothing can pull a CUDA build.
+# Reinstall only when the project's dependencies change.
+# torch goes first, CPU build only, on any machine: a local wheel (pip's find-links, or
+# TORCH_WHEELS=dir) without touching any index, else PyTorch's CPU wheel index. Plain
+# `pip install torch` from PyPI would pull the multi-GB CUDA build on Linux. torch's own
+# dependencies then come from the usual index with the project's.
+TORCH := torch==2.13.0
+TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
+TORCH_WHEELS ?=
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet "torch==2.13.0"
+	$(PY) -m pip install --quiet --no-deps --no-index $(if $(TORCH_WHEELS),--find-links $(TORCH_WHEELS)) "$(TORCH)" \
+	  || $(PY) -m pip install --quiet --no-deps --index-url $(TORCH_CPU_INDEX) "$(TORCH)"
 	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -c "import torch, sys; sys.exit('torch is a CUDA build: run make clean, then make setup' if torch.version.cuda else 0)"
 	touch $(STAMP)
 
 Q ?= 营口片区去年规模以上工业总产值是多少?

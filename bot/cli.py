@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,18 +28,26 @@ EXAMPLES = """示例 / examples:
   zonebot search 营口片区去年规模以上工业总产值是多少
   zonebot eval ../shared/eval/seed_dev.jsonl"""
 CHAT_HELP = "zonebot 对话：输入问题后回车。/new 开始新对话，/quit 或 Ctrl-D 退出。"
+ASK_HINT = (
+    "提示：每次 `zonebot ask` 都要重新加载模型；连续提问请用 `zonebot chat`，"
+    "批量提问用 `zonebot ask --jsonl FILE`。(Tip: use `chat` or `--jsonl` for many questions.)"
+)
+ASK_BURST_SECONDS = 120.0  # a second `ask` within this time gets ASK_HINT
+ASK_STAMP = ".last_ask"  # in data_dir: when `ask` last ran
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a closed pipe
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     # `serve` logs one line per question at INFO; the other commands only warnings.
-    verbose = args.verbose or args.handler is cmd_serve
-    setup_logging(logging.INFO if verbose else logging.WARNING)
+    verbose = getattr(args, "verbose", False) or args.handler is cmd_serve
+    level = logging.INFO if verbose else logging.WARNING
+    setup_logging(level, getattr(args, "log_format", "text"))
     try:
-        settings = load_settings(config_path_from(args.config))
+        settings = load_settings(config_path_from(getattr(args, "config", None)))
         return args.handler(args, settings) or 0
     except ZonebotError as exc:
         print(f"错误: {exc}", file=sys.stderr)
@@ -45,6 +55,32 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\n已中断。(interrupted)", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `zonebot ask … | head -1`: the reader left, nothing to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit
+        return EXIT_BROKEN_PIPE
+
+
+def _global_options(suppress: bool) -> argparse.ArgumentParser:
+    """Options every command takes, before or after the command name. The command's copy
+    defaults to SUPPRESS, so it never overwrites a value given before the command."""
+    default = {"default": argparse.SUPPRESS} if suppress else {}
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument(
+        "--config",
+        metavar="PATH",
+        help="配置文件 config file (default: $ZONEBOT_CONFIG or ./config.yaml)",
+        **default,
+    )
+    options.add_argument(
+        "-v", "--verbose", action="store_true", help="show progress logs", **default
+    )
+    options.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        help="log lines as text (default) or one JSON object each, for log shippers",
+        **({"default": "text"} | default),
+    )
+    return options
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,13 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
         "about policy documents.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[_global_options(suppress=False)],
     )
-    parser.add_argument(
-        "--config",
-        metavar="PATH",
-        help="配置文件 config file (default: $ZONEBOT_CONFIG or ./config.yaml)",
-    )
-    parser.add_argument("-v", "--verbose", action="store_true", help="show progress logs")
     parser.add_argument("--version", action="version", version=f"zonebot {__version__}")
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
     for add in (_add_index, _add_search, _add_ask, _add_chat, _add_evaluate, _add_serve):
@@ -72,7 +103,7 @@ def _command(
     commands: argparse._SubParsersAction, name: str, handler: Callable, **texts: str
 ) -> argparse.ArgumentParser:
     """One subcommand with its help texts, dispatched to `handler(args, settings)`."""
-    parser = commands.add_parser(name, **texts)
+    parser = commands.add_parser(name, parents=[_global_options(suppress=True)], **texts)
     parser.set_defaults(handler=handler)
     return parser
 
@@ -195,9 +226,12 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.logging_setup import event
     from bot.telegram.app import run_bot
-    from bot.wiring import build_engine, make_embedder, reindex_job
+    from bot.wiring import build_engine, corpus_warning, make_embedder, reindex_job
 
+    if warning := corpus_warning(settings):
+        logging.getLogger("bot.serve").warning(event("corpus_changed", detail=warning))
     embedder = make_embedder(settings)
     run_bot(settings, lambda: build_engine(settings, embedder), reindex_job(settings, embedder))
     return 0
@@ -205,8 +239,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     from bot.terminal import render_terminal
-    from bot.wiring import build_engine
+    from bot.wiring import build_engine, corpus_warning
 
+    if not args.jsonl:
+        _hint_if_repeated(settings.data_dir / ASK_STAMP)
+    _warn(corpus_warning(settings))
     engine = build_engine(settings)
     if args.jsonl:
         return run_jsonl(
@@ -224,8 +261,9 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
 
     from bot.answer.conversation import Conversation
     from bot.terminal import render_terminal
-    from bot.wiring import build_engine
+    from bot.wiring import build_engine, corpus_warning
 
+    _warn(corpus_warning(settings))
     print("正在加载模型和索引… (loading)", file=sys.stderr)
     engine = build_engine(settings)
     conversation = Conversation(settings.answer.history_turns)
@@ -281,6 +319,29 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print(format_results(results))
     return 0
+
+
+def _warn(warning: str | None) -> None:
+    if warning:
+        print(f"注意: {warning}", file=sys.stderr)
+
+
+def _hint_if_repeated(stamp: Path, now: float | None = None) -> None:
+    """Suggest `chat`/`--jsonl` when `ask` ran a moment ago (each run reloads the model).
+    The stamp is best effort: an unwritable data directory only loses the hint."""
+    now = time.time() if now is None else now
+    try:
+        last = stamp.stat().st_mtime
+    except OSError:
+        last = None
+    if last is not None and 0 <= now - last < ASK_BURST_SECONDS:
+        print(ASK_HINT, file=sys.stderr)
+    try:
+        stamp.parent.mkdir(parents=True, exist_ok=True)
+        stamp.touch()
+        os.utime(stamp, (now, now))
+    except OSError:
+        pass
 
 
 def run_jsonl(

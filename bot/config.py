@@ -64,6 +64,9 @@ class AnswerSettings:
     # Answer when the model's probability for the best sentence reaches this; None takes
     # the threshold stored with the model (chosen by bench/fit_answer_model.py).
     min_probability: float | None = None
+    # Seconds a Telegram question may take; then the user gets an apology and the slot is
+    # freed. Keep it above llm.timeout_s so a slow LLM still ends in the extractive answer.
+    timeout_s: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -78,8 +81,13 @@ class LLMSettings:
 
 @dataclass(frozen=True)
 class RateLimitSettings:
+    """Per user, over `per_seconds`: questions, and button presses plus commands (actions,
+    each of which may send a long passage or list); `in_flight` questions at once."""
+
     questions: int = 10
     per_seconds: float = 60.0
+    actions: int = 30
+    in_flight: int = 2
 
 
 @dataclass(frozen=True)
@@ -108,6 +116,11 @@ class TelegramSettings:
     # Messages/s the bot allows itself across all chats (Telegram's documented limit is
     # about 30); 0 turns PTB's flood limiter off. 429 retry_after is honoured either way.
     flood_limit: int = 30
+    # Questions that waited longer than this (seconds; sent while the bot was down) are
+    # answered with a short apology first.
+    max_backlog_age: float = 3600.0
+    # Questions, their citations and votes older than this are deleted; 0 keeps them.
+    log_retention_days: int = 90
     rate_limit: RateLimitSettings = field(default_factory=RateLimitSettings)
     webhook: WebhookSettings = field(default_factory=WebhookSettings)
 
@@ -233,6 +246,8 @@ def _build(cls: type, data: Any, prefix: str, base_dir: Path) -> Any:
         if name in data:
             signed = f.metadata.get("signed", False)
             values[name] = _coerce(hints[name], data[name], f"{prefix}{name}", base_dir, signed)
+        elif isinstance(f.default, Path) and not f.default.is_absolute():
+            values[name] = base_dir / f.default  # defaults are relative to the config file too
         elif f.default is MISSING and f.default_factory is MISSING:  # pragma: no cover
             raise ConfigError(f"Missing config key '{prefix}{name}'.")
     return cls(**values)

@@ -1,4 +1,10 @@
-"""Logging for the bot: one line per event, and the bot token never reaches any output.
+"""Logging for every command: one set-up, one line per event, and the bot token never
+reaches any output.
+
+`setup_logging` is called once, by `bot.cli.main`, for every command; `zonebot serve`
+runs at INFO so that each question, start, stop and reindex leaves a line. Events are
+logged as `event(name, key=value, ...)`: a `key=value` line in the text format, an
+object with the same keys in the JSON format (`--log-format json`, for log shippers).
 
 The token leaks in two ways: httpx logs every request URL (which contains the token)
 at INFO, and PTB's `InvalidToken` message quotes the token, so it shows up in
@@ -11,21 +17,72 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Iterable
-from typing import TextIO
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Literal, TextIO
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+LogFormat = Literal["text", "json"]
 _MASK = "***"
 
 
-def setup_logging(level: int | str = logging.INFO, stream: TextIO | None = None) -> None:
-    """One-line records to `stream` (stderr) unless logging is set up already; httpx quiet."""
+class Event(str):
+    """A log message that is also its fields: `name key=value ...` as a string, `name`
+    and `fields` for the JSON formatter."""
+
+    name: str
+    fields: dict[str, object]
+
+    def __new__(cls, name: str, fields: dict[str, object]) -> Event:
+        text = " ".join([name, *(f"{key}={_value(value)}" for key, value in fields.items())])
+        instance = super().__new__(cls, text)
+        instance.name, instance.fields = name, fields
+        return instance
+
+    def redacted(self, redact: Callable[[str], str]) -> Event:
+        """The same event with every secret masked in its values."""
+        return Event(self.name, {k: json.loads(redact(_json(v))) for k, v in self.fields.items()})
+
+
+def event(name: str, **fields: object) -> Event:
+    """`name key=value ...` on one line; strings and lists as JSON so the line stays parseable."""
+    return Event(name, fields)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, event (or message) and the event's
+    fields; a traceback goes into `exception`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        payload: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+        }
+        if isinstance(record.msg, Event):
+            payload |= {"event": record.msg.name, **record.msg.fields}
+        else:
+            payload["message"] = record.getMessage()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            payload["exception"] = record.exc_text
+        return json.dumps(payload, ensure_ascii=False, default=str)
+
+
+def setup_logging(
+    level: int | str = logging.INFO, log_format: LogFormat = "text", stream: TextIO | None = None
+) -> None:
+    """Records of `level` and above to `stream` (stderr), replacing earlier zonebot handlers
+    (handlers installed by others, such as pytest's, are left alone); httpx quiet."""
     root = logging.getLogger()
-    if not root.handlers:
-        handler = logging.StreamHandler(stream or sys.stderr)
-        handler.setFormatter(logging.Formatter(FORMAT))
-        root.addHandler(handler)
-        root.setLevel(level)
+    for handler in [h for h in root.handlers if getattr(h, "zonebot", False)]:
+        root.removeHandler(handler)
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.zonebot = True  # type: ignore[attr-defined]
+    handler.setFormatter(JsonFormatter() if log_format == "json" else logging.Formatter(FORMAT))
+    root.addHandler(handler)
+    root.setLevel(level)
     for noisy in ("httpx", "httpcore"):  # one INFO line per request, URL (with token) included
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
@@ -45,8 +102,10 @@ class RedactingFilter(logging.Filter):
         return text
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        record.msg, record.args = self.redact(message), None
+        if isinstance(record.msg, Event) and not record.args:
+            record.msg = record.msg.redacted(self.redact)
+        else:
+            record.msg, record.args = self.redact(record.getMessage()), None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
@@ -64,9 +123,8 @@ def install_redaction(*secrets: str) -> RedactingFilter:
     return redactor
 
 
-def event(name: str, **fields: object) -> str:
-    """`name key=value ...` on one line; strings and lists as JSON so the line stays parseable."""
-    return " ".join([name, *(f"{key}={_value(value)}" for key, value in fields.items())])
+def _json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 def _value(value: object) -> str:
@@ -74,4 +132,4 @@ def _value(value: object) -> str:
         return "true" if value else "false"
     if isinstance(value, int | float):
         return str(value)
-    return json.dumps(value, ensure_ascii=False)
+    return _json(value)

@@ -14,6 +14,7 @@ from bot.answer.llm import LLMClient
 from bot.config import Settings, llm_api_key
 from index.build import BuildSummary, ProgressFn, build_index
 from index.embeddings import Embedder
+from index.freshness import corpus_changes
 from index.retrieve import HybridRetriever, Mode, open_index
 
 
@@ -45,6 +46,12 @@ def run_index(
         show_progress=show_progress,
         on_progress=on_progress,
     )
+
+
+def corpus_warning(settings: Settings) -> str | None:
+    """A one-line warning when the corpus changed since the live index was built."""
+    changes = corpus_changes(settings.corpus.paths, settings.index.dir, base_dir(settings))
+    return changes.describe() if changes else None
 
 
 def open_retriever(settings: Settings, embedder: Embedder | None = None) -> HybridRetriever:

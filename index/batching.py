@@ -42,18 +42,36 @@ class MicroBatcher:
         return future.result()
 
     def _work(self) -> None:
-        while True:
+        """Embed batches until none is waiting. Every future of a batch is settled whatever
+        fails, and the worker never exits with `_working` still set: a later text would
+        otherwise wait for a worker that is gone."""
+        try:
+            while batch := self._next_batch():
+                self._run(batch)
+        finally:
             with self._lock:
-                batch = self._waiting[: self._max_batch]
-                del self._waiting[: self._max_batch]
-                if not batch:
-                    self._working = False
-                    return
-            try:
-                vectors = self._encode([text for text, _ in batch])
-            except BaseException as exc:  # delivered to the callers, who re-raise it
-                for _, future in batch:
+                restart = self._working and bool(self._waiting)  # left by an exception
+                self._working = restart
+            if restart:
+                threading.Thread(target=self._work, name="embed-batcher", daemon=True).start()
+
+    def _next_batch(self) -> list[tuple[str, Future[np.ndarray]]]:
+        """The next texts to embed; an empty list (and `_working` cleared) when none wait."""
+        with self._lock:
+            batch = self._waiting[: self._max_batch]
+            del self._waiting[: self._max_batch]
+            if not batch:
+                self._working = False
+            return batch
+
+    def _run(self, batch: list[tuple[str, Future[np.ndarray]]]) -> None:
+        try:
+            vectors = self._encode([text for text, _ in batch])
+            if len(vectors) != len(batch):
+                raise RuntimeError(f"encoder returned {len(vectors)} vectors for {len(batch)}")
+            for (_, future), vector in zip(batch, vectors, strict=True):
+                future.set_result(vector)
+        except BaseException as exc:  # delivered to the callers, who re-raise it
+            for _, future in batch:
+                if not future.done():
                     future.set_exception(exc)
-            else:
-                for (_, future), vector in zip(batch, vectors, strict=True):
-                    future.set_result(vector)

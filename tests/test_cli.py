@@ -58,6 +58,35 @@ def test_bad_input_gives_a_message_not_a_traceback(config_for, tmp_path, args, m
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--config", "{absent}", "index"],
+        ["index", "--config", "{absent}"],
+        ["-v", "index", "--log-format", "json", "--config", "{absent}"],
+    ],
+)
+def test_global_options_go_before_or_after_the_command(tmp_path, args):
+    absent = str(tmp_path / "absent.yaml")
+    result = zonebot(*(a.format(absent=absent) for a in args))
+    assert result.returncode == 1 and absent in result.stderr
+    assert "unrecognized arguments" not in result.stderr
+
+
+def test_repeated_ask_gets_a_hint_once_in_a_while(tmp_path, capsys):
+    from bot.cli import ASK_HINT, _hint_if_repeated
+
+    stamp = tmp_path / "data" / ".last_ask"
+    _hint_if_repeated(stamp, now=1000.0)
+    _hint_if_repeated(stamp, now=1030.0)
+    _hint_if_repeated(stamp, now=2000.0)
+    assert capsys.readouterr().err.count(ASK_HINT) == 1
+    (tmp_path / "file").write_text("")
+    _hint_if_repeated(tmp_path / "file" / "x", now=1.0)  # an unwritable stamp: no hint, no error
+    _hint_if_repeated(tmp_path / "file" / "x", now=2.0)
+    assert capsys.readouterr().err == ""
+
+
 def test_missing_config_and_empty_corpus(config_for, tmp_path):
     result = zonebot("search", "营口", config=tmp_path / "absent.yaml")
     assert result.returncode == 1 and "--config" in result.stderr

@@ -20,6 +20,16 @@ def test_partial_file_takes_defaults_and_resolves_paths_relative_to_it(tmp_path)
     assert settings.retrieval.top_k == 5
     assert settings.telegram.rate_limit.questions == 10
     assert settings.config_path == (tmp_path / "config.yaml").resolve()
+    assert settings.data_dir == tmp_path / "data", "defaults are relative to the file too"
+
+
+def test_service_defaults():
+    from bot.config import Settings
+
+    settings = Settings()
+    assert settings.answer.timeout_s > settings.llm.timeout_s  # the LLM's fallback comes first
+    assert settings.telegram.max_backlog_age == 3600 and settings.telegram.log_retention_days == 90
+    assert settings.telegram.rate_limit.in_flight >= 1 and settings.telegram.rate_limit.actions
 
 
 def test_repository_config_is_valid():

@@ -12,7 +12,7 @@ import pytest
 from bot.answer.results import NOT_FOUND, RELATED, Answer, Citation, IndexSummary
 from bot.telegram import render
 from bot.telegram.render import render_answer, split_text, utf16_len
-from bot.telegram.store import Stats, WindowStats
+from bot.telegram.store import SourcePassage, Stats, WindowStats
 from bot.terminal import render_terminal
 from tests.fake_html import parse_html
 from tests.fake_telegram import MAX_TEXT
@@ -114,7 +114,8 @@ def test_source_line_skips_an_empty_section():
 
 
 def test_passage_shows_the_whole_chunk():
-    (part,) = render.render_passage(Citation(2, APPROVAL, "半个工作日开办", True))
+    label = Citation(2, APPROVAL, "半个工作日开办", True).label()
+    (part,) = render.render_passage(SourcePassage(2, APPROVAL.chunk_id, label, APPROVAL.text))
     (text,) = _valid([part])
     assert text == f"[2] 《{REPORT}》 · 制度再创新 工作效能不断提升 · 第2段\n{APPROVAL.text}"
 

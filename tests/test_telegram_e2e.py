@@ -45,7 +45,13 @@ QUESTION = "营口片区去年规模以上工业总产值是多少？"
 
 async def test_start_offers_three_tappable_examples_and_commands_are_registered(tmp_path):
     async with running_bot(tmp_path) as h:
-        assert [c["command"] for c in h.fake.commands] == ["start", "help", "about", "sources"]
+        assert [c["command"] for c in h.fake.commands] == [
+            "start",
+            "help",
+            "about",
+            "sources",
+            "forget",
+        ]
         h.fake.push_text(1, 1, "/start")
         (welcome,) = await h.wait_for("sendMessage", chat_id=1)
         examples = [row[0]["text"] for row in welcome.params["reply_markup"]["keyboard"]]
@@ -313,7 +319,8 @@ async def test_allow_list_refuses_strangers_once_in_private_and_silently_in_grou
 
 
 async def test_rate_limit_throttles_the_eleventh_question_in_a_minute(tmp_path):
-    async with running_bot(tmp_path, rate_limit={"questions": 10, "per_seconds": 60}) as h:
+    limits = {"questions": 10, "per_seconds": 60, "in_flight": 12}
+    async with running_bot(tmp_path, rate_limit=limits) as h:
         for i in range(12):
             h.fake.push_text(40, 40, f"{QUESTION} {i}")
         await h.wait_for("sendMessage", 11, chat_id=40)

@@ -4,13 +4,14 @@ not when start-up fails because Telegram rejects the token."""
 from __future__ import annotations
 
 import io
+import json
 import logging
 from collections.abc import Iterator
 
 import pytest
 
 from bot.config import TokenMissing, bot_token
-from bot.logging_setup import FORMAT, RedactingFilter, install_redaction
+from bot.logging_setup import FORMAT, RedactingFilter, event, install_redaction, setup_logging
 from bot.telegram.app import TokenRejected, run_bot
 from tests.fake_telegram import TOKEN, FakeTelegram
 from tests.tg_support import EngineDouble, fresh_event_loop, make_settings, running_bot
@@ -109,3 +110,33 @@ def test_webhook_mode_requires_its_secret(tmp_path, monkeypatch):
     monkeypatch.delenv("ZONEBOT_TEST_NO_SECRET", raising=False)
     with pytest.raises(TokenMissing, match="ZONEBOT_TEST_NO_SECRET"):
         run_bot(make_settings(tmp_path, fake, webhook=webhook), EngineDouble)
+
+
+def test_json_log_lines_keep_event_fields_and_redact_the_token():
+    stream = io.StringIO()
+    setup_logging(logging.INFO, "json", stream)
+    try:
+        install_redaction(TOKEN)
+        log = logging.getLogger("test.json")
+        log.info(event("question", user=1, url=f"http://api/bot{TOKEN}/getMe", chunks=["a:1"]))
+        try:
+            raise RuntimeError(f"token {TOKEN}")
+        except RuntimeError:
+            log.exception("plain %s", "message")
+    finally:
+        setup_logging(logging.WARNING)  # back to a stderr handler without the stream
+    first, second = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert first["event"] == "question" and first["user"] == 1 and first["chunks"] == ["a:1"]
+    assert first["url"] == "http://api/bot123456:***/getMe" and first["level"] == "INFO"
+    assert (
+        second["message"] == "plain message"
+        and "RuntimeError: token 123456:***" in second["exception"]
+    )
+    assert SECRET not in stream.getvalue()
+
+
+def test_setting_up_twice_replaces_the_handler():
+    setup_logging(logging.INFO)
+    setup_logging(logging.WARNING)
+    ours = [h for h in logging.getLogger().handlers if getattr(h, "zonebot", False)]
+    assert len(ours) == 1 and logging.getLogger().level == logging.WARNING

@@ -148,11 +148,23 @@ class EngineDouble:
         self.errors: dict[str, Exception] = {RAISE_PHRASE: RuntimeError(SECRET_DETAIL)}
         self.titles = titles if titles is not None else [REPORT, VILLAGE, SHANGHAI]
         self.questions: list[tuple[str, Conversation | None]] = []
+        self.overlaps = 0  # questions that found their conversation in use by another
+        self._busy: set[int] = set()  # ids of conversations being answered right now
         self._lock = threading.Lock()
 
     def answer(self, question: str, conversation: Conversation | None = None) -> Answer:
+        key = id(conversation)
         with self._lock:
             self.questions.append((question, conversation))
+            self.overlaps += conversation is not None and key in self._busy
+            self._busy.add(key)
+        try:
+            return self._answer(question)
+        finally:
+            with self._lock:
+                self._busy.discard(key)
+
+    def _answer(self, question: str) -> Answer:
         time.sleep(self.delay + sum(s for p, s in self.slow.items() if p in question))
         for phrase, error in self.errors.items():
             if phrase in question:
@@ -192,8 +204,11 @@ def make_reindex(
     return reindex
 
 
-def make_settings(tmp_path: Path, fake: FakeTelegram, **telegram: Any) -> Settings:
-    """Settings pointing at the fake; the token comes from a token file, as in production."""
+def make_settings(
+    tmp_path: Path, fake: FakeTelegram, answer: dict | None = None, **telegram: Any
+) -> Settings:
+    """Settings pointing at the fake; the token comes from a token file, as in production.
+    `answer` overrides answer settings (timeout_s), the keywords telegram settings."""
     token_file = tmp_path / "bot-token"
     token_file.write_text(fake.token + "\n", encoding="utf-8")
     telegram = {
@@ -207,6 +222,7 @@ def make_settings(tmp_path: Path, fake: FakeTelegram, **telegram: Any) -> Settin
             "corpus": {"paths": ["corpus"]},
             "index": {"dir": "index"},
             "data_dir": "data",
+            "answer": answer or {},
             "telegram": telegram,
         },
         base_dir=tmp_path,
@@ -265,13 +281,14 @@ async def running_bot(
     tmp_path: Path,
     engine: Any = None,
     reindex: Callable[[Callable[[str], None]], tuple[Engine, str]] | None = None,
+    answer: dict | None = None,
     **telegram: Any,
 ) -> AsyncIterator[Harness]:
     """The real Application with the engine double (by default), polling a fresh fake."""
     fake = FakeTelegram().start()
     try:
         engine = engine if engine is not None else EngineDouble()
-        settings = make_settings(tmp_path, fake, **telegram)
+        settings = make_settings(tmp_path, fake, answer, **telegram)
         async with polling(build_application(settings, engine, reindex)) as app:
             yield Harness(fake, app, engine, settings)
     finally:

@@ -41,13 +41,17 @@ NEW = filters.UpdateType.MESSAGE
 QUESTION = filters.TEXT & ~filters.COMMAND & NEW & Addressed()
 NON_TEXT_PRIVATE = NEW & filters.ChatType.PRIVATE & ~filters.TEXT & ~filters.StatusUpdate.ALL
 UNKNOWN_PRIVATE_COMMAND = filters.COMMAND & NEW & filters.ChatType.PRIVATE
+COMMAND = filters.COMMAND & NEW
 
 
 class AccessPolicy:
-    """Allow-lists and the per-user question rate."""
+    """Allow-lists and the per-user rates: questions, and actions (button presses and
+    commands, which may each send a long passage or list)."""
 
     def __init__(self, tg: TelegramSettings) -> None:
-        self._limiter = RateLimiter(tg.rate_limit.questions, tg.rate_limit.per_seconds)
+        limits = tg.rate_limit
+        self._limiter = RateLimiter(limits.questions, limits.per_seconds)
+        self._actions = RateLimiter(limits.actions, limits.per_seconds)
         self._allowed_users = {*tg.allowed_users, *tg.admins}
         self._allowed_chats = set(tg.allowed_chats)
         self._open = not tg.allowed_users and not tg.allowed_chats
@@ -76,12 +80,28 @@ class AccessPolicy:
 
     async def rate_gate(self, update: Update, context: Context) -> None:
         """Per-user token bucket for questions; a flood gets one notice, then silence."""
-        user, message = update.effective_user, update.effective_message
-        assert user is not None and message is not None  # QUESTION only matches such updates
-        decision = self._limiter.take(user.id)
+        await self._gate(self._limiter, update, "question")
+
+    async def action_gate(self, update: Update, context: Context) -> None:
+        """The same for button presses and commands, with their own bucket: a flood of 📄
+        presses is answered once, then costs no message at all."""
+        kind = "button" if update.callback_query is not None else "command"
+        await self._gate(self._actions, update, kind)
+
+    async def _gate(self, limiter: RateLimiter, update: Update, kind: str) -> None:
+        user, chat = update.effective_user, update.effective_chat
+        assert user is not None  # QUESTION, COMMAND and callback queries all have a sender
+        decision = limiter.take(user.id)
         if decision is Decision.ALLOWED:
             return
         if decision is Decision.LIMITED:
-            await message.reply_text(THROTTLED, do_quote=message.chat.type != ChatType.PRIVATE)
-        log.info(event("throttled", user=user.id, chat=message.chat_id))
+            await _tell_throttled(update)
+        log.info(event("throttled", user=user.id, chat=chat.id if chat else None, kind=kind))
         raise ApplicationHandlerStop
+
+
+async def _tell_throttled(update: Update) -> None:
+    if update.callback_query is not None:
+        await update.callback_query.answer(THROTTLED, show_alert=True)
+    elif (message := update.effective_message) is not None:
+        await message.reply_text(THROTTLED, do_quote=message.chat.type != ChatType.PRIVATE)

@@ -49,7 +49,10 @@ class AdminCommands:
 
     async def stats(self, update: Update, context: Context) -> None:
         assert update.effective_message is not None
-        await reply_part(update.effective_message, render.render_stats(self._state.store.stats()))
+        store = self._state.store
+        await reply_part(
+            update.effective_message, render.render_stats(await store.run(store.stats))
+        )
 
     async def admin_only(self, update: Update, context: Context) -> None:
         assert update.effective_message is not None

@@ -6,13 +6,15 @@ caller (`bot.wiring`) and passed in, so this module never imports the index or t
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
 
 from telegram import LinkPreviewOptions, Update
 from telegram.constants import ParseMode
-from telegram.error import InvalidToken
+from telegram.error import InvalidToken, NetworkError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -27,8 +29,9 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot.config import Settings, TelegramSettings, bot_token, webhook_secret
-from bot.logging_setup import event, install_redaction, setup_logging
+from bot.logging_setup import RedactingFilter, event, install_redaction
 from bot.telegram.access import (
+    COMMAND,
     NEW,
     NON_TEXT_PRIVATE,
     QUESTION,
@@ -38,6 +41,7 @@ from bot.telegram.access import (
 from bot.telegram.admin import AdminCommands
 from bot.telegram.commands import COMMANDS, InfoCommands
 from bot.telegram.errors import ErrorReporter
+from bot.telegram.privacy import FORGET_DATA, Privacy, prune_forever
 from bot.telegram.questions import QuestionHandler
 from bot.telegram.sources import FEEDBACK_DATA, SOURCE_DATA, SourceButtons
 from bot.telegram.state import BotState, Engine, Reindex
@@ -52,6 +56,10 @@ MAX_RETRIES = 2  # resends of one request after Telegram's 429 retry_after
 
 class TokenRejected(ZonebotError):
     """Telegram answered getMe with 401/404: the token is wrong or revoked."""
+
+
+class TelegramUnreachable(ZonebotError):
+    """The Bot API could not be reached at start-up (no network, proxy, DNS, firewall)."""
 
 
 class _FloodLimiter(AIORateLimiter):
@@ -71,6 +79,18 @@ class _FloodLimiter(AIORateLimiter):
         return await super().process_request(
             callback, args, kwargs, endpoint, data, rate_limit_args
         )
+
+
+class _QuietStartFailure(logging.Filter):
+    """PTB logs a start-up that cannot reach Telegram with a traceback; `run_bot` says so
+    itself, in one line (TelegramUnreachable)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not (isinstance(error, NetworkError) and "Bootstrap" in record.getMessage())
+
+
+_QUIET_START = _QuietStartFailure()
 
 
 def _builder(
@@ -116,30 +136,52 @@ def build_application(
     access = AccessPolicy(tg)
     info = InfoCommands(state)
     admin = AdminCommands(state, reindex)
-    questions = QuestionHandler(state, settings.answer.history_turns, tg.concurrent_updates)
+    questions = QuestionHandler(
+        state,
+        settings.answer.history_turns,
+        tg.rate_limit.in_flight,
+        settings.answer.timeout_s,
+        tg.max_backlog_age,
+    )
+    privacy = Privacy(state, questions.conversations)
     buttons = SourceButtons(state)
     errors = ErrorReporter(tg.admin_chat, [token])
+    background: list[asyncio.Task] = []
 
     async def post_init(app: Application) -> None:
         await app.bot.set_my_commands(COMMANDS)
+        background.append(asyncio.create_task(prune_forever(state, tg.log_retention_days)))
         log.info(event("started", bot=app.bot.username, chunks=state.engine.info().chunks))
 
     async def post_shutdown(app: Application) -> None:
-        questions.close()
+        for task in background:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         state.store.close()
+        if background:  # started: post_init ran (it does not when Telegram is unreachable)
+            log.info(event("stopped"))
 
     app = _builder(tg, token, request, get_updates_request).post_init(post_init)
     app = app.post_shutdown(post_shutdown).build()
 
     admins = NEW & filters.User(user_id=tg.admins)  # an edited "/start" is not a new command
     app.add_handler(TypeHandler(Update, access.access_gate), group=-2)
-    app.add_handler(MessageHandler(QUESTION, access.rate_gate), group=-1)
+    app.add_handlers(
+        [
+            MessageHandler(QUESTION, access.rate_gate),
+            MessageHandler(COMMAND, access.action_gate),
+            CallbackQueryHandler(access.action_gate),
+        ],
+        group=-1,
+    )
     app.add_handlers(
         [
             CommandHandler("start", info.start, filters=NEW),
             CommandHandler("help", info.help, filters=NEW),
             CommandHandler("about", info.about, filters=NEW),
             CommandHandler("sources", info.sources, filters=NEW),
+            CommandHandler("forget", privacy.forget, filters=NEW),
             CommandHandler("stats", admin.stats, filters=admins),
             CommandHandler("reindex", admin.reindex, filters=admins),
             CommandHandler(["stats", "reindex"], admin.admin_only, filters=NEW),
@@ -148,6 +190,7 @@ def build_application(
             MessageHandler(UNKNOWN_PRIVATE_COMMAND, info.unknown_command),
             CallbackQueryHandler(buttons.show_source, pattern=SOURCE_DATA),
             CallbackQueryHandler(buttons.feedback, pattern=FEEDBACK_DATA),
+            CallbackQueryHandler(privacy.confirm, pattern=FORGET_DATA),
         ]
     )
     app.add_error_handler(errors.on_error)
@@ -157,18 +200,22 @@ def build_application(
 def run_bot(
     settings: Settings, engine_factory: Callable[[], Engine], reindex: Reindex | None = None
 ) -> None:
-    """Load the engine once, then poll (or serve the webhook) until SIGINT/SIGTERM."""
+    """Load the engine once, then poll (or serve the webhook) until SIGINT/SIGTERM.
+
+    Updates that waited while the bot was down are kept and answered (never dropped). On
+    SIGTERM, PTB stops fetching and finishes the questions in flight, each bounded by
+    `answer.timeout_s`, before the process exits."""
     tg = settings.telegram
     token = bot_token(tg)
     secret = webhook_secret(tg) if tg.webhook.enabled else None
-    setup_logging()
     install_redaction(token, *([secret] if secret else []))
+    logging.getLogger("telegram.ext").addFilter(_QUIET_START)  # once, however often called
     engine = engine_factory()
     engine.warm_up()  # before the event loop runs: nothing to block yet
     app = build_application(settings, engine, reindex)
     try:
         if secret is None:
-            app.run_polling(allowed_updates=ALLOWED_UPDATES, drop_pending_updates=True)
+            app.run_polling(allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False)
         else:
             wh = tg.webhook
             app.run_webhook(
@@ -178,10 +225,17 @@ def run_bot(
                 webhook_url=wh.webhook_url,
                 secret_token=secret,
                 allowed_updates=ALLOWED_UPDATES,
-                drop_pending_updates=True,
+                drop_pending_updates=False,
             )
     except InvalidToken:
         raise TokenRejected(
             f"Telegram 拒绝了机器人令牌。The token in ${tg.token_env} "
             "(or telegram.token_file) was rejected: check it with @BotFather."
+        ) from None
+    except NetworkError as exc:
+        reason = RedactingFilter([token]).redact(exc.message)
+        raise TelegramUnreachable(
+            f"无法连接 Telegram（{tg.base_url.removesuffix('/bot')}：{reason}）。"
+            "Telegram is unreachable: check the network, proxy ($HTTPS_PROXY) or "
+            "telegram.base_url, then start again."
         ) from None

@@ -1,4 +1,5 @@
-"""Per-user token bucket: a burst of `capacity` questions, then one every `per_seconds / capacity`.
+"""Per-user limits: a token bucket (a burst of `capacity`, then one every
+`per_seconds / capacity`) and a cap on questions in flight.
 
 A flooding user is told once that they are too fast and then ignored until a token is
 back, so a flood never turns into a flood of replies.
@@ -64,3 +65,25 @@ class RateLimiter:
     def _prune(self, now: float) -> None:
         full = self.capacity / self.rate  # seconds for an empty bucket to refill
         self._buckets = {k: b for k, b in self._buckets.items() if now - b.updated < full}
+
+
+class InFlight:
+    """Questions being answered per user, at most `cap` at once: a user cannot occupy the
+    answer threads that everybody shares. Used from the event loop only."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = max(1, cap)
+        self._counts: dict[int, int] = {}
+
+    def enter(self, key: int) -> bool:
+        """Take a slot for `key`; False when all of its slots are taken."""
+        count = self._counts.get(key, 0)
+        if count >= self.cap:
+            return False
+        self._counts[key] = count + 1
+        return True
+
+    def leave(self, key: int) -> None:
+        count = self._counts.pop(key, 0) - 1
+        if count > 0:
+            self._counts[key] = count

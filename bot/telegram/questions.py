@@ -1,23 +1,39 @@
-"""Questions: answer in a worker thread with "typing…" shown, reply with sources and buttons,
-log the question. Each user's follow-up history is kept per chat."""
+"""Questions: answer in a worker thread with "typing…" shown and a deadline, log the
+question, then reply with sources and buttons.
+
+Every question ends in exactly one outcome, logged as one `question` line before the
+reply: answered, refused (not in the documents), timeout (the deadline passed: the user
+gets an apology and the slot is freed), busy (the user has `in_flight` questions being
+answered already) or error (the error handler apologises). The question row is written
+before the reply too, so a button under an answer always finds its row; if the row
+cannot be written (full disk), the answer goes out without buttons instead of with
+dead ones.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
+import sqlite3
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import partial
+from typing import TypeVar
 
-from telegram import Update
+from telegram import Message, Update
 from telegram.constants import ChatType
 from telegram.ext import ContextTypes
 
-from bot.answer.conversation import Conversation
 from bot.answer.results import Answer
 from bot.logging_setup import event
 from bot.telegram import render
-from bot.telegram.messages import NON_TEXT
+from bot.telegram.conversations import Conversations
+from bot.telegram.limits import InFlight
+from bot.telegram.messages import BACKLOG, BUSY, NON_TEXT, TIMEOUT
 from bot.telegram.replies import reply_parts, typing_action
 from bot.telegram.sources import answer_keyboard
 from bot.telegram.state import BotState
@@ -26,8 +42,7 @@ from bot.telegram.store import new_answer_id
 log = logging.getLogger(__name__)
 
 Context = ContextTypes.DEFAULT_TYPE
-
-MAX_CONVERSATIONS = 10_000  # chat/user pairs whose follow-up history is kept (most recent)
+T = TypeVar("T")
 
 
 def strip_mention(text: str, username: str) -> str:
@@ -35,67 +50,133 @@ def strip_mention(text: str, username: str) -> str:
     return re.sub(rf"@{re.escape(username)}(?![A-Za-z0-9_])", "", text, flags=re.I).strip()
 
 
+def in_daemon_thread(work: Callable[[], T]) -> asyncio.Future[T]:
+    """Run blocking `work` in a new daemon thread. One thread per question in flight
+    (asyncio's default pool has ~6), so questions waiting together in the engine are
+    embedded together (index.batching); daemon, so an answer stuck past its deadline
+    cannot keep the process alive after SIGTERM."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(outcome: Callable[[], None]) -> None:
+        if not future.done():  # cancelled when the deadline passed
+            outcome()
+
+    def run() -> None:
+        try:
+            outcome = partial(future.set_result, work())
+        except BaseException as exc:
+            outcome = partial(future.set_exception, exc)
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile (shutdown)
+            loop.call_soon_threadsafe(settle, outcome)
+
+    threading.Thread(target=run, name="answer", daemon=True).start()
+    return future
+
+
 class QuestionHandler:
-    """The engine is CPU-bound and blocking, so it runs in a pool of one thread per
-    question in flight (asyncio's default pool has ~6): questions waiting together in the
-    engine are embedded together (index.batching)."""
-
-    def __init__(self, state: BotState, history_turns: int, threads: int) -> None:
+    def __init__(
+        self,
+        state: BotState,
+        history_turns: int,
+        in_flight: int,
+        timeout_s: float,
+        max_backlog_age: float,
+    ) -> None:
         self._state = state
-        self._history_turns = history_turns
-        self._conversations: dict[tuple[int, int], Conversation] = {}  # oldest first
-        self._threads = ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="answer")
-
-    def close(self) -> None:
-        self._threads.shutdown(wait=False, cancel_futures=True)
+        self.conversations = Conversations(history_turns)
+        self._in_flight = InFlight(in_flight)
+        self._timeout_s = timeout_s
+        self._max_backlog_age = max_backlog_age
 
     async def question(self, update: Update, context: Context) -> None:
         message, user = update.effective_message, update.effective_user
         assert message is not None and message.text is not None and user is not None
-        text = strip_mention(message.text, context.bot.username)
-        group = message.chat.type != ChatType.PRIVATE
-        started, engine = time.perf_counter(), self._state.engine
-        conversation = self._conversation(message.chat_id, user.id)
-        async with typing_action(context.bot, message.chat_id):
-            answer = await asyncio.get_running_loop().run_in_executor(
-                self._threads, engine.answer, text, conversation
-            )
-        answer_id = new_answer_id()
-        parts = render.render_answer(answer)
-        await reply_parts(message, parts, answer_keyboard(answer_id, answer), quote=group)
-        self._record(answer_id, user.id, message.chat_id, answer, started, len(parts))
+        started = time.perf_counter()
+        waited = (datetime.now(UTC) - message.date).total_seconds()
+        if waited > self._max_backlog_age:
+            await message.reply_text(BACKLOG.format(minutes=round(waited / 60)), parse_mode=None)
+        if not self._in_flight.enter(user.id):
+            self._log(message, "busy")
+            await message.reply_text(BUSY, do_quote=_is_group(message))
+            return
+        try:  # the slot is held while the engine works, not while replies are sent
+            text = strip_mention(message.text, context.bot.username)
+            answer = await self._work(message, text, context, started)
+        finally:
+            self._in_flight.leave(user.id)
+        if answer is None:
+            self._log(message, "timeout", started)
+            await message.reply_text(TIMEOUT, do_quote=_is_group(message))
+        else:
+            await self._reply(message, answer, started)
 
     async def non_text(self, update: Update, context: Context) -> None:
         assert update.effective_message is not None
         await update.effective_message.reply_text(NON_TEXT)
 
-    def _conversation(self, chat_id: int, user_id: int) -> Conversation:
-        """Each user's follow-up history, per chat; the least recently used are forgotten."""
-        key = (chat_id, user_id)
-        conversation = self._conversations.pop(key, None)
-        if conversation is None:
-            conversation = Conversation(self._history_turns)
-        self._conversations[key] = conversation  # re-inserted: now the most recent
-        if len(self._conversations) > MAX_CONVERSATIONS:
-            del self._conversations[next(iter(self._conversations))]
-        return conversation
+    async def _work(
+        self, message: Message, text: str, context: Context, started: float
+    ) -> Answer | None:
+        """The engine's answer, or None when the deadline passed first."""
+        assert message.from_user is not None
+        engine = self._state.engine
+        guarded = self.conversations.get(message.chat_id, message.from_user.id)
+        try:
+            async with typing_action(context.bot, message.chat_id):
+                return await asyncio.wait_for(
+                    in_daemon_thread(lambda: guarded.answer(engine.answer, text)), self._timeout_s
+                )
+        except TimeoutError:
+            return None
+        except Exception:
+            self._log(message, "error", started)
+            raise
 
-    def _record(
-        self, answer_id: str, user_id: int, chat_id: int, answer: Answer, started: float, parts: int
-    ) -> None:
-        """One log line and one SQLite row per answered question."""
-        latency_ms = round((time.perf_counter() - started) * 1000, 1)
-        self._state.store.log_question(answer_id, user_id, chat_id, answer, latency_ms)
-        chunks = [c.chunk.chunk_id for c in answer.citations]
-        log.info(
-            event(
-                "question",
-                user=user_id,
-                chat=chat_id,
-                answer=answer_id,
-                found=answer.found,
-                latency_ms=latency_ms,
-                chunks=chunks,
-                parts=parts,
+    async def _reply(self, message: Message, answer: Answer, started: float) -> None:
+        """Log the question (row and line), then send the answer with its buttons."""
+        assert message.from_user is not None
+        answer_id = new_answer_id()
+        keyboard = answer_keyboard(answer_id, answer)
+        latency_ms = _ms_since(started)
+        store = self._state.store
+        try:
+            user_id = message.from_user.id
+            await store.run(
+                store.log_question, answer_id, user_id, message.chat_id, answer, latency_ms
             )
-        )
+        except (sqlite3.Error, OSError) as exc:
+            log.error(event("store_failed", answer=answer_id, error=str(exc)))
+            keyboard = None  # buttons without their row would only say "expired"
+        parts = render.render_answer(answer)
+        self._log(message, "answered" if answer.found else "refused", started, answer, answer_id)
+        await reply_parts(message, parts, keyboard, quote=_is_group(message))
+
+    def _log(
+        self,
+        message: Message,
+        outcome: str,
+        started: float | None = None,
+        answer: Answer | None = None,
+        answer_id: str | None = None,
+    ) -> None:
+        """The one `question` line of this question, whatever its outcome."""
+        fields: dict[str, object] = {
+            "user": message.from_user.id if message.from_user else None,
+            "chat": message.chat_id,
+            "chat_type": message.chat.type,
+            "outcome": outcome,
+        }
+        if started is not None:
+            fields["latency_ms"] = _ms_since(started)
+        if answer is not None:
+            fields |= {"answer": answer_id, "chunks": [c.chunk.chunk_id for c in answer.citations]}
+        log.info(event("question", **fields))
+
+
+def _is_group(message: Message) -> bool:
+    return message.chat.type != ChatType.PRIVATE
+
+
+def _ms_since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from bot.answer.results import Answer, Citation, IndexSummary
-from bot.telegram.store import Stats, WindowStats
+from bot.answer.results import Answer, IndexSummary
+from bot.telegram.store import SourcePassage, Stats, WindowStats
 
 # Telegram's limit is 4,096 UTF-16 units after entity parsing; the headroom absorbs the
 # few characters the plain-text fallback adds around quotes.
@@ -175,9 +175,9 @@ def render_answer(answer: Answer) -> list[Part]:
     return _parts(groups)
 
 
-def render_passage(citation: Citation) -> list[Part]:
+def render_passage(source: SourcePassage) -> list[Part]:
     """The full chunk a citation points into, shown when its 📄 button is tapped."""
-    return _parts([[_Block(citation.label(), "bold"), _Block(citation.chunk.text)]])
+    return _parts([[_Block(source.label, "bold"), _Block(source.text)]])
 
 
 # ---- bot texts ----------------------------------------------------------------------

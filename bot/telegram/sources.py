@@ -40,16 +40,18 @@ class SourceButtons:
         """📄 n: reply to the answer with the whole passage the citation points into."""
         query = update.callback_query
         assert query is not None and context.match is not None
-        citation = self._state.store.citation(context.match[1], int(context.match[2]))
-        if citation is None or not isinstance(query.message, Message):
+        store = self._state.store
+        source = await store.run(store.source, context.match[1], int(context.match[2]))
+        if source is None or not isinstance(query.message, Message):
             await query.answer(EXPIRED, show_alert=True)
             return
         await query.answer()
-        await reply_parts(query.message, render.render_passage(citation), quote=True)
+        await reply_parts(query.message, render.render_passage(source), quote=True)
 
     async def feedback(self, update: Update, context: Context) -> None:
         query = update.callback_query
         assert query is not None and context.match is not None
         vote = 1 if context.match[2] == "up" else -1
-        known = self._state.store.record_vote(context.match[1], query.from_user.id, vote)
+        store = self._state.store
+        known = await store.run(store.record_vote, context.match[1], query.from_user.id, vote)
         await query.answer(THANKS if known else EXPIRED)
