@@ -1,0 +1,189 @@
+"""Generated documents in every format the loaders read, for tests and bench/documents.py.
+
+Each generator writes a real file of its format from Chinese text: an OFD package laid
+out as GB/T 33190 describes, an .xlsx with merged header cells, RTF with GBK escapes,
+a .doc converted by LibreOffice, scans rendered with Pillow in a CJK font.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+import zipfile
+from pathlib import Path
+
+FEE_ROWS = [
+    ("集装箱查验费", "每标箱", "200元", "2024年3月1日起执行"),
+    ("冷链仓储费", "每吨每天", "15元", "含冷藏"),
+    ("危险品堆存费", "每吨每天", "30元", ""),
+]
+FONT_HINT = "install a CJK font: apt-get install fonts-noto-cjk (or fonts-wqy-zenhei)"
+_FONT_PATHS = (
+    "/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc",
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+)
+
+
+def cjk_font() -> str | None:
+    """A font file with Chinese glyphs, or None (tests then skip with FONT_HINT)."""
+    return next((path for path in _FONT_PATHS if Path(path).is_file()), None)
+
+
+def soffice() -> str | None:
+    return shutil.which("soffice") or shutil.which("libreoffice")
+
+
+# --- spreadsheets and tables -------------------------------------------------------------
+
+
+def fee_workbook(path: Path) -> Path:
+    """An .xlsx whose header has merged cells: a title row over all columns, "收费项目"
+    and "备注" spanning two rows, "收费标准" spanning its two sub-columns."""
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = "口岸收费"
+    sheet.append(["营口港口岸收费标准"])
+    sheet.merge_cells("A1:D1")
+    sheet.append(["收费项目", "收费标准", None, "备注"])
+    sheet.append([None, "计费单位", "金额", None])
+    for row in FEE_ROWS:
+        sheet.append(list(row))
+    sheet.merge_cells("A2:A3")
+    sheet.merge_cells("B2:C2")
+    sheet.merge_cells("D2:D3")
+    other = workbook.create_sheet("联系方式")
+    other.append(["部门", "电话"])
+    other.append(["口岸服务中心", "0417-6250001"])
+    workbook.save(path)
+    return path
+
+
+def fee_xls(path: Path) -> Path:
+    """The same sheet as `fee_workbook` in Excel 97 (BIFF8) format, merged cells and all,
+    as WPS Spreadsheets also writes its .et files."""
+    import xlwt
+
+    workbook = xlwt.Workbook(encoding="utf-8")
+    sheet = workbook.add_sheet("口岸收费")
+    sheet.write_merge(0, 0, 0, 3, "营口港口岸收费标准")
+    sheet.write_merge(1, 2, 0, 0, "收费项目")
+    sheet.write_merge(1, 1, 1, 2, "收费标准")
+    sheet.write_merge(1, 2, 3, 3, "备注")
+    sheet.write(2, 1, "计费单位")
+    sheet.write(2, 2, "金额")
+    for r, row in enumerate(FEE_ROWS, start=3):
+        for c, value in enumerate(row):
+            sheet.write(r, c, value)
+    workbook.save(str(path))
+    return path
+
+
+def fee_csv(path: Path, encoding: str = "gbk") -> Path:
+    lines = ["收费项目,计费单位,金额,备注"] + [",".join(row) for row in FEE_ROWS]
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode(encoding))
+    return path
+
+
+def convert(path: Path, target: str, out: Path) -> Path:
+    """Convert with LibreOffice headless (`target` like "doc" or "xls")."""
+    with tempfile.TemporaryDirectory() as work:
+        subprocess.run(
+            [soffice(), f"-env:UserInstallation=file://{work}/p", "--headless",
+             "--convert-to", target, "--outdir", work, str(path)],
+            check=True, capture_output=True, timeout=180,
+        )  # fmt: skip
+        produced = Path(work, f"{path.stem}.{target.split(':')[0]}")
+        shutil.move(produced, out)
+    return out
+
+
+def policy_docx(path: Path) -> Path:
+    """A Word notice with a heading, two articles and the fee table."""
+    import docx
+
+    document = docx.Document()
+    document.add_heading("营口港口岸收费管理办法", level=1)
+    document.add_paragraph("第一条 为规范口岸收费行为，降低企业通关成本，制定本办法。")
+    document.add_paragraph("第二条 口岸经营单位应当在营业场所公示收费项目和收费标准。")
+    table = document.add_table(rows=1 + len(FEE_ROWS), cols=4)
+    for cell, text in zip(
+        table.rows[0].cells, ("收费项目", "计费单位", "金额", "备注"), strict=True
+    ):
+        cell.text = text
+    for row, values in zip(table.rows[1:], FEE_ROWS, strict=True):
+        for cell, text in zip(row.cells, values, strict=True):
+            cell.text = text
+    document.add_paragraph("第三条 本办法自2024年3月1日起施行。")
+    document.save(path)
+    return path
+
+
+# --- RTF, OFD ------------------------------------------------------------------------------
+
+
+def rtf_file(path: Path, paragraphs: list[str]) -> Path:
+    """RTF as Chinese Word writes it: code page 936, GBK bytes as \\'xx escapes."""
+    body = "".join(
+        "".join(c if ord(c) < 128 else "".join(f"\\'{b:02x}" for b in c.encode("gbk")) for c in p)
+        + "\\par\n"
+        for p in paragraphs
+    )
+    path.write_bytes(
+        ("{\\rtf1\\ansi\\ansicpg936\\deff0{\\fonttbl{\\f0\\fnil\\fcharset134 SimSun;}}\n"
+         f"\\f0\\fs24 {body}}}").encode("ascii")
+    )  # fmt: skip
+    return path
+
+
+_OFD_NS = "http://www.ofdspec.org/2016"
+
+
+def ofd_file(path: Path, title: str, pages: list[list[str]], chars_per_line: int = 28) -> Path:
+    """An OFD package (GB/T 33190): OFD.xml → Doc_0/Document.xml → one Content.xml per
+    page; every paragraph wrapped into lines of TextObjects on an A4 page (mm units)."""
+    size = 5.0  # font size in mm
+    files = {
+        "OFD.xml": f"""<?xml version="1.0" encoding="UTF-8"?>
+<ofd:OFD xmlns:ofd="{_OFD_NS}" Version="1.0" DocType="OFD"><ofd:DocBody>
+<ofd:DocInfo><ofd:DocID>6c3a1e2f</ofd:DocID><ofd:Title>{title}</ofd:Title>
+<ofd:CreationDate>2024-03-01</ofd:CreationDate></ofd:DocInfo>
+<ofd:DocRoot>Doc_0/Document.xml</ofd:DocRoot></ofd:DocBody></ofd:OFD>""",
+    }
+    page_refs = []
+    for number, paragraphs in enumerate(pages):
+        objects, y, object_id = [], 30.0, 100 * (number + 1)
+        for paragraph in paragraphs:
+            for start in range(0, len(paragraph), chars_per_line):
+                line = paragraph[start : start + chars_per_line]
+                object_id += 1
+                objects.append(
+                    f'<ofd:TextObject ID="{object_id}" Boundary="25 {y:.1f} 160 7" Font="3" '
+                    f'Size="{size}"><ofd:FillColor Value="0 0 0"/>'
+                    f'<ofd:TextCode X="0" Y="{size:.1f}" DeltaX="g {len(line) - 1} {size}">'
+                    f"{line}</ofd:TextCode></ofd:TextObject>"
+                )
+                y += 8.0
+            y += 4.0
+        files[f"Doc_0/Pages/Page_{number}/Content.xml"] = f"""<?xml version="1.0" encoding="UTF-8"?>
+<ofd:Page xmlns:ofd="{_OFD_NS}"><ofd:Content><ofd:Layer ID="{number + 2}">
+{"".join(objects)}</ofd:Layer></ofd:Content></ofd:Page>"""
+        page_refs.append(
+            f'<ofd:Page ID="{number + 10}" BaseLoc="Pages/Page_{number}/Content.xml"/>'
+        )
+    files["Doc_0/Document.xml"] = f"""<?xml version="1.0" encoding="UTF-8"?>
+<ofd:Document xmlns:ofd="{_OFD_NS}"><ofd:CommonData><ofd:MaxUnitID>999</ofd:MaxUnitID>
+<ofd:PageArea><ofd:PhysicalBox>0 0 210 297</ofd:PhysicalBox></ofd:PageArea>
+<ofd:PublicRes>PublicRes.xml</ofd:PublicRes></ofd:CommonData>
+<ofd:Pages>{"".join(page_refs)}</ofd:Pages></ofd:Document>"""
+    files["Doc_0/PublicRes.xml"] = f"""<?xml version="1.0" encoding="UTF-8"?>
+<ofd:Res xmlns:ofd="{_OFD_NS}" BaseLoc="Res"><ofd:Fonts>
+<ofd:Font ID="3" FontName="宋体" FamilyName="宋体"/></ofd:Fonts></ofd:Res>"""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return path
