@@ -142,8 +142,9 @@ def test_html_keeps_headings_and_blocks_and_drops_scripts(tmp_path):
         "# 营口片区报告",
         "## 核心提示",
         "营口片区以创新为抓手， 推动项目建设。",
-        "第一行\n第二行",
-        "| 济南片区 | 37.99 |",
+        "第一行",
+        "第二行",
+        "济南片区：37.99。",
     ]
 
 
