@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (saved HTML keeps its long lines)
 """Five saved government web pages of different layouts, as the bench and tests use them.
 
 Each page carries the furniture real sites have around the article: accessibility bars,

@@ -187,3 +187,49 @@ def ofd_file(path: Path, title: str, pages: list[list[str]], chars_per_line: int
         for name, text in files.items():
             archive.writestr(name, text)
     return path
+
+
+# --- scans -------------------------------------------------------------------------------
+
+SCAN_DPI = 200
+_A4 = (1654, 2339)  # pixels at 200 dpi
+
+
+def render_scan(
+    paragraphs: list[str], *, chars_per_line: int = 34, blur: float = 0.6, height: int = _A4[1]
+):
+    """A page as a scanner gives it: black 宋体-like text on an A4 page at 200 dpi, each
+    paragraph indented two characters and wrapped, a slight tilt, blur and speckle."""
+    import random
+
+    from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+    font_path = cjk_font()
+    if font_path is None:
+        raise RuntimeError(FONT_HINT)
+    font = ImageFont.truetype(font_path, 40)
+    size = (_A4[0], height)
+    page = Image.new("L", size, 255)
+    draw = ImageDraw.Draw(page)
+    y = 150
+    for paragraph in paragraphs:
+        text = "\u3000\u3000" + paragraph
+        for start in range(0, len(text), chars_per_line):
+            draw.text((150, y), text[start : start + chars_per_line], font=font, fill=20)
+            y += 64
+        y += 24
+    page = page.rotate(0.4, fillcolor=255, resample=Image.BICUBIC)
+    if blur:
+        page = page.filter(ImageFilter.GaussianBlur(blur))
+    speckle = random.Random(len("".join(paragraphs)))
+    pixels = page.load()
+    for _ in range(3000):
+        pixels[speckle.randrange(size[0]), speckle.randrange(size[1])] = speckle.choice((0, 255))
+    return page
+
+
+def scan_pdf(path: Path, pages: list) -> Path:
+    """An image-only PDF (no text layer), one rendered page image per page."""
+    first, *rest = [page.convert("RGB") for page in pages]
+    first.save(path, "PDF", resolution=SCAN_DPI, save_all=True, append_images=rest)
+    return path
