@@ -88,8 +88,8 @@ CITY_FEES = Page(
     title="营口市口岸收费目录清单公示",
     published="2024-01-18",
     issuer="营口市发展和改革委员会",
-    question="危险品堆存费的收费标准是多少?",
-    answer="30元",
+    question="拖轮使用费的收费标准是多少?",
+    answer="3000元",
     furniture=("分享到", "微信", "微博", "相关链接", "ICP", "网站标识码", "首页", "互动交流"),
     html="""<html><head><meta http-equiv="Content-Type" content="text/html; charset=gb2312">
 <title>营口市口岸收费目录清单公示 - 通知公告 - 营口市人民政府</title></head><body>
@@ -105,9 +105,9 @@ CITY_FEES = Page(
 <table border="1">
 <tr><td rowspan="2">序号</td><td rowspan="2">收费项目</td><td colspan="2">收费标准</td></tr>
 <tr><td>计费单位</td><td>金额</td></tr>
-<tr><td>1</td><td>集装箱查验费</td><td>每标箱</td><td>200元</td></tr>
-<tr><td>2</td><td>冷链仓储费</td><td>每吨每天</td><td>15元</td></tr>
-<tr><td>3</td><td>危险品堆存费</td><td>每吨每天</td><td>30元</td></tr>
+<tr><td>1</td><td>港口设施保安费</td><td>每吨</td><td>0.5元</td></tr>
+<tr><td>2</td><td>船舶引航费</td><td>每米吃水</td><td>80元</td></tr>
+<tr><td>3</td><td>拖轮使用费</td><td>每艘次</td><td>3000元</td></tr>
 </table>
 <p>以上收费标准自2024年2月1日起执行，收费单位应当在经营场所显著位置公示。</p>
 </div>

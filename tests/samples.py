@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import tempfile
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 FEE_ROWS = [
@@ -19,6 +20,10 @@ FEE_ROWS = [
     ("危险品堆存费", "每吨每天", "30元", ""),
 ]
 FONT_HINT = "install a CJK font: apt-get install fonts-noto-cjk (or fonts-wqy-zenhei)"
+TALLY_ROWS = [
+    ("理货费", "每标箱", "30元", "外贸集装箱"),
+    ("港口作业包干费", "每标箱", "650元", "含装卸"),
+]
 _FONT_PATHS = (
     "/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc",
     "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
@@ -103,19 +108,19 @@ def convert(path: Path, target: str, out: Path) -> Path:
 
 
 def policy_docx(path: Path) -> Path:
-    """A Word notice with a heading, two articles and the fee table."""
+    """A Word notice with a heading, articles and a tally-fee table between them."""
     import docx
 
     document = docx.Document()
     document.add_heading("营口港口岸收费管理办法", level=1)
     document.add_paragraph("第一条 为规范口岸收费行为，降低企业通关成本，制定本办法。")
     document.add_paragraph("第二条 口岸经营单位应当在营业场所公示收费项目和收费标准。")
-    table = document.add_table(rows=1 + len(FEE_ROWS), cols=4)
+    table = document.add_table(rows=1 + len(TALLY_ROWS), cols=4)
     for cell, text in zip(
         table.rows[0].cells, ("收费项目", "计费单位", "金额", "备注"), strict=True
     ):
         cell.text = text
-    for row, values in zip(table.rows[1:], FEE_ROWS, strict=True):
+    for row, values in zip(table.rows[1:], TALLY_ROWS, strict=True):
         for cell, text in zip(row.cells, values, strict=True):
             cell.text = text
     document.add_paragraph("第三条 本办法自2024年3月1日起施行。")
@@ -232,4 +237,117 @@ def scan_pdf(path: Path, pages: list) -> Path:
     """An image-only PDF (no text layer), one rendered page image per page."""
     first, *rest = [page.convert("RGB") for page in pages]
     first.save(path, "PDF", resolution=SCAN_DPI, save_all=True, append_images=rest)
+    return path
+
+
+# --- a corpus of every format, with a question about each ----------------------------------
+
+CLEARANCE = (
+    "第三条 营口片区推行进口货物船边直提和出口货物抵港直装模式，企业通关时间压缩至平均1.5小时。"
+)
+CREDIT = "第四条 海关对高级认证企业实施信用分级管理，查验率不高于0.5%。"
+CROSS_BORDER = (
+    "第五条 跨境电商零售进口商品单次交易限值为人民币5000元，年度交易限值为人民币26000元。"
+)
+LICENCE = (
+    "第一条 为推进电子证照在口岸通关中的应用，营口片区对企业提交的电子证照与纸质证照同等对待。"
+)
+REGISTRATION = (
+    "第五条 登记机关应当在收到申请材料之日起3个工作日内完成审核，并一次性告知需要补正的材料。"
+)
+START_UP_ROWS = [
+    ("营业执照办理", "1个工作日", "免费"),
+    ("公章刻制", "0.5个工作日", "政府买单"),
+    ("税务发票申领", "当场办结", "免费"),
+]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One generated file and a question that only it answers."""
+
+    file: str
+    format: str
+    question: str
+    answer: str
+
+
+def sample_corpus(directory: Path) -> tuple[list[Case], dict[str, str]]:
+    """Write one file of every format into `directory`; return the questions about them
+    and the formats that could not be generated here, with the reason."""
+    from gov_pages import PAGES
+
+    directory.mkdir(parents=True, exist_ok=True)
+    cases = [
+        Case("fees.xlsx", "xlsx", "集装箱查验费的收费金额是多少?", "200元"),
+        Case("start_up.csv", "csv", "公章刻制的办理时限是多久?", "0.5个工作日"),
+        Case(
+            "notice.doc",
+            "docx named .doc",
+            "口岸经营单位应当在哪里公示收费项目和收费标准?",
+            "营业场所",
+        ),
+        Case("fees_list.rtf", "rtf", "口岸收费实行什么管理?", "目录清单管理"),
+        Case("licence.ofd", "ofd", "营口片区对企业提交的电子证照与纸质证照如何对待?", "同等对待"),
+        Case(
+            "clearance_scan.pdf",
+            "scanned pdf",
+            "营口片区企业通关时间压缩至平均多少小时?",
+            "1.5小时",
+        ),
+        Case("clearance_scan.pdf", "scanned pdf", "海关对高级认证企业的查验率不高于多少?", "0.5%"),
+        Case("limits_scan.png", "png scan", "跨境电商零售进口商品单次交易限值是多少?", "5000元"),
+    ]
+    skipped: dict[str, str] = {}
+    fee_workbook(directory / "fees.xlsx")
+    start_up = ["事项,办理时限,费用"] + [",".join(row) for row in START_UP_ROWS]
+    (directory / "start_up.csv").write_bytes("\r\n".join(start_up).encode("gbk"))
+    policy_docx(directory / "notice.docx").rename(directory / "notice.doc")
+    rtf_file(
+        directory / "fees_list.rtf", ["第一条 口岸收费实行目录清单管理，清单之外一律不得收费。"]
+    )
+    ofd_file(
+        directory / "licence.ofd",
+        "电子证照应用通知",
+        [[LICENCE]],
+    )
+    if cjk_font() is None:
+        skipped["scans"] = FONT_HINT
+        cases = [case for case in cases if "scan" not in case.format]
+    else:
+        scan_pdf(
+            directory / "clearance_scan.pdf", [render_scan([CLEARANCE]), render_scan([CREDIT])]
+        )
+        render_scan([CROSS_BORDER]).save(directory / "limits_scan.png")
+    if soffice() is None:
+        skipped[".doc"] = "LibreOffice absent: apt-get install libreoffice-writer-nogui"
+    else:
+        convert(
+            registration_docx(directory / "registration.docx"),
+            "doc",
+            directory / "registration.doc",
+        )
+        (directory / "registration.docx").unlink()
+        cases.append(
+            Case(
+                "registration.doc",
+                "doc (Word 97)",
+                "登记机关应当在收到申请材料之日起几个工作日内完成审核?",
+                "3个工作日",
+            )
+        )
+    for page in PAGES:
+        (directory / page.name).write_bytes(page.html.encode(page.encoding))
+        cases.append(Case(page.name, "web page", page.question, page.answer))
+    return cases, skipped
+
+
+def registration_docx(path: Path) -> Path:
+    import docx
+
+    document = docx.Document()
+    document.add_heading("营口片区外商投资企业登记管理办法", level=1)
+    document.add_paragraph("第一条 为便利外商投资企业登记，制定本办法。")
+    document.add_paragraph(REGISTRATION)
+    document.save(path)
     return path

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from samples import FONT_HINT, cjk_font, render_scan, scan_pdf
+from samples import CLEARANCE, CREDIT, FONT_HINT, cjk_font, render_scan, scan_pdf
 
 from index.chunking import chunk_document
 from index.errors import EmptyFile
@@ -12,11 +12,6 @@ from index.structure import parse_documents
 
 pytestmark = pytest.mark.skipif(cjk_font() is None, reason=FONT_HINT)
 pytest.importorskip("rapidocr_onnxruntime", reason="pip install rapidocr-onnxruntime")
-
-CLEARANCE = (
-    "第三条 营口片区推行进口货物船边直提和出口货物抵港直装模式，企业通关时间压缩至平均1.5小时。"
-)
-CREDIT = "第四条 海关对高级认证企业实施信用分级管理，查验率不高于0.5%。"
 
 
 def page(*paragraphs, blur=0.6):

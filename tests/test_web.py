@@ -51,7 +51,7 @@ def test_html_table_with_rowspan_and_colspan_rows_as_sentences(tmp_path):
     path = saved(tmp_path, CITY_FEES)
     source = load_file(path)
     assert (
-        "序号：3；收费项目：危险品堆存费；收费标准·计费单位：每吨每天；收费标准·金额：30元。"
+        "序号：3；收费项目：拖轮使用费；收费标准·计费单位：每艘次；收费标准·金额：3000元。"
         in source.text.split("\n\n")
     )
     locations = [chunk.location for chunk in chunks_of(path, source)]
