@@ -23,7 +23,7 @@ def corpus(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def built(corpus, real_embedder):
-    settings, cases, _ = corpus
+    settings = corpus[0]
     summary = run_index(settings, embedder=real_embedder)
     engine = AnswerEngine(open_retriever(settings, real_embedder), settings)
     return summary, engine
