@@ -272,7 +272,7 @@ def _result_part(saved: list[Saved], refused: dict[str, str], skipped: dict[str,
     lines = []
     for item in added:
         renamed = f"（原名 {item.original}）" if item.name != safe_name(item.original) else ""
-        partly = [f"    {reason}" for key, reason in skipped.items() if key.startswith(item.name)]
+        partly = [f"    {r}" for key, r in skipped.items() if key.startswith(f"{item.name} · ")]
         lines.append(f"• {item.name}{renamed}")
         lines.extend(partly)
     problems = {**refused, **{k: v for k, v in skipped.items() if " · " not in k}}

@@ -30,7 +30,7 @@ _BLOCKS = frozenset(
 _DROPPED = ("script", "style", "noscript", "template", "head", "nav", "iframe", "form", "button")
 # Separators between the article title and the column or site name in <title>.
 _TITLE_SEPARATORS = re.compile(r"\s*(?:_+|--+|-|—+|–|\|)\s*")
-_META_TITLE = ("articletitle", "og:title", "title")
+_META_TITLE = ("articletitle", "og:title")
 _META_DATE = ("pubdate", "publishdate", "article:published_time", "firstpublishedtime", "date")
 _META_ISSUER = ("contentsource", "source", "author")
 _DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})")
@@ -115,7 +115,7 @@ def _meta_tags(page) -> dict[str, str]:
         content = _SPACE.sub(" ", meta.get("content") or "").strip()
         if not content:
             continue
-        if name in _META_TITLE[:2]:
+        if name in _META_TITLE:
             found.setdefault("title", content)
         elif name in _META_DATE and (date := _iso_date(content)):
             found.setdefault("date", date)
