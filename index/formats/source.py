@@ -49,7 +49,9 @@ class TextBuilder:
         """The next block starts a new page."""
         self._page_starts.append(self._next_start())
 
-    def add(self, text: str, *, table: str | None = None, row: int | None = None, ocr=False):
+    def add(
+        self, text: str, *, table: str | None = None, row: int | None = None, ocr: bool = False
+    ) -> None:
         """Append one block (a paragraph, heading line or table row); blank text is dropped."""
         text = text.strip()
         if not text:
