@@ -11,6 +11,7 @@ import errno
 import os
 import re
 import secrets
+import shutil
 import unicodedata
 import zipfile
 from dataclasses import dataclass
@@ -124,7 +125,7 @@ class UploadDir:
                     partial = self.partial()
                     try:
                         with bundle.open(member) as data, open(partial, "wb") as out:
-                            out.write(data.read(MAX_ARCHIVE_BYTES))
+                            shutil.copyfileobj(data, out)
                         saved.append(Saved(self._claim(partial, safe_name(base)), base))
                     finally:
                         partial.unlink(missing_ok=True)
