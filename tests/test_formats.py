@@ -190,3 +190,19 @@ def test_antiword_reads_the_doc_when_libreoffice_is_absent(tmp_path, monkeypatch
         shutil, "which", lambda name: None if "office" in name else real_which(name)
     )
     assert "营口港口岸收费管理办法" in load_file(doc).text
+
+
+def test_an_image_without_the_ocr_package_says_what_to_install(tmp_path, monkeypatch):
+    from PIL import Image
+
+    import index.formats.images as images
+    from index.formats.ocr import OcrUnavailable
+
+    def unavailable(image):
+        raise OcrUnavailable("OCR needs rapidocr-onnxruntime: pip install rapidocr-onnxruntime")
+
+    monkeypatch.setattr(images, "recognise", unavailable)
+    path = tmp_path / "scan.png"
+    Image.new("L", (200, 100), 255).save(path)
+    with pytest.raises(UnsupportedFile, match="pip install rapidocr-onnxruntime"):
+        load_file(path)
