@@ -228,12 +228,17 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from bot.logging_setup import event
     from bot.telegram.app import run_bot
-    from bot.wiring import build_engine, corpus_warning, make_embedder, reindex_job
+    from bot.wiring import build_engine, corpus_warning, index_job, make_embedder, reindex_job
 
     if warning := corpus_warning(settings):
         logging.getLogger("bot.serve").warning(event("corpus_changed", detail=warning))
     embedder = make_embedder(settings)
-    run_bot(settings, lambda: build_engine(settings, embedder), reindex_job(settings, embedder))
+    run_bot(
+        settings,
+        lambda: build_engine(settings, embedder),
+        reindex_job(settings, embedder),
+        index_job(settings, embedder),
+    )
     return 0
 
 

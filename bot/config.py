@@ -123,6 +123,9 @@ class TelegramSettings:
     log_retention_days: int = 90
     rate_limit: RateLimitSettings = field(default_factory=RateLimitSettings)
     webhook: WebhookSettings = field(default_factory=WebhookSettings)
+    # Where documents admins send to the bot are saved; must be one of corpus.paths (so
+    # they are indexed). None: adding documents through the bot is off.
+    upload_dir: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -175,7 +178,25 @@ def load_settings(path: Path) -> Settings:
 
 def settings_from_dict(data: dict[str, Any], base_dir: Path) -> Settings:
     """Build settings from a dict (tests and tools), with the same validation as a file."""
-    return _with_environment(_build(Settings, data, prefix="", base_dir=base_dir), data)
+    settings = _with_environment(_build(Settings, data, prefix="", base_dir=base_dir), data)
+    _check_upload_dir(settings)
+    return settings
+
+
+def _check_upload_dir(settings: Settings) -> None:
+    """Uploaded documents must land where the index reads: one of corpus.paths."""
+    upload_dir = settings.telegram.upload_dir
+    if upload_dir is None:
+        return
+    corpus = [path.resolve() for path in settings.corpus.paths]
+    if upload_dir.resolve() not in corpus:
+        raise ConfigError(
+            f"telegram.upload_dir ({upload_dir}) must be one of corpus.paths "
+            f"({', '.join(str(p) for p in settings.corpus.paths) or 'empty'}), or uploaded "
+            "documents would never be indexed. Add it to corpus.paths."
+        )
+    if upload_dir.exists() and not upload_dir.is_dir():
+        raise ConfigError(f"telegram.upload_dir ({upload_dir}) is a file, not a folder.")
 
 
 def _with_environment(settings: Settings, data: dict[str, Any]) -> Settings:

@@ -70,15 +70,28 @@ def build_engine(
     return AnswerEngine(open_retriever(settings, embedder), settings, llm, mode=mode)
 
 
-def reindex_job(
+def index_job(
     settings: Settings, embedder: Embedder
-) -> Callable[[Callable[[str], None]], tuple[AnswerEngine, str]]:
-    """/reindex: update the index with the live embedder, then a warmed-up engine over it."""
+) -> Callable[[Callable[[str], None]], tuple[AnswerEngine, BuildSummary]]:
+    """Update the index with the live embedder, then a warmed-up engine over it (uploads)."""
 
-    def reindex(progress: Callable[[str], None]) -> tuple[AnswerEngine, str]:
+    def update(progress: Callable[[str], None]) -> tuple[AnswerEngine, BuildSummary]:
         summary = run_index(settings, embedder=embedder, on_progress=progress)
         engine = build_engine(settings, embedder)
         engine.warm_up()
+        return engine, summary
+
+    return update
+
+
+def reindex_job(
+    settings: Settings, embedder: Embedder
+) -> Callable[[Callable[[str], None]], tuple[AnswerEngine, str]]:
+    """/reindex: `index_job` with a one-line summary."""
+    update = index_job(settings, embedder)
+
+    def reindex(progress: Callable[[str], None]) -> tuple[AnswerEngine, str]:
+        engine, summary = update(progress)
         return engine, summary.describe()
 
     return reindex

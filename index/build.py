@@ -198,9 +198,11 @@ def _chunk_corpus(
         except LoadError as exc:
             summary.skipped[name] = str(exc)
             continue
+        for note in source.notes:  # parts of a file left out, e.g. an unreadable scan page
+            summary.skipped[f"{name} · {note.split('：', 1)[0]}"] = note
         new = [
             chunk
-            for document in parse_documents(name, source.text, source.page_starts)
+            for document in parse_documents(name, source.text, source.page_starts, source.places)
             for chunk in chunk_document(document, chunker)
         ]
         if not new:

@@ -87,8 +87,26 @@ def _same_run(doc: Document, before: Paragraph, after: Paragraph) -> bool:
     return (
         before.section == after.section
         and before.article == after.article
+        and _place_kind(before) == _place_kind(after)
         and not doc.source_text[before.end : after.start].strip()
     )
+
+
+def _place_kind(paragraph: Paragraph) -> tuple[str | None, bool]:
+    """Rows of one table go together, OCR'd text with OCR'd text."""
+    place = paragraph.place
+    return (None, False) if place is None else (place.table, place.ocr)
+
+
+def _place_label(first: Paragraph, last: Paragraph) -> str:
+    """ "收费标准 第3行" or "收费标准 第3–5行" for table rows; "" otherwise."""
+    place, end = first.place, last.place
+    if place is None or place.table is None:
+        return ""
+    if place.row is None:
+        return place.table
+    rows = place.row if end is None or end.row in (None, place.row) else f"{place.row}–{end.row}"
+    return f"{place.table} 第{rows}行"
 
 
 def _pieces(doc: Document, number: int, settings: ChunkerSettings) -> list[_Piece]:
@@ -190,6 +208,7 @@ def _make_chunk(
     doc: Document, group: list[_Piece], offsets: _OffsetMap, seen_ids: set[str]
 ) -> Chunk:
     paragraph = doc.paragraphs[group[0].paragraph]
+    last = doc.paragraphs[group[-1].paragraph]
     text = _render(doc, group)
     section = SECTION_SEPARATOR.join(paragraph.section)
     return Chunk(
@@ -205,6 +224,8 @@ def _make_chunk(
         end=offsets.source_offset(group[-1].paragraph, group[-1].end - 1) + 1,
         text=text,
         search_text=normalize(f"{doc.title} {section} {paragraph.article or ''}\n{text}"),
+        place=_place_label(paragraph, last),
+        ocr=paragraph.place is not None and paragraph.place.ocr,
     )
 
 

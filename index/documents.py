@@ -6,6 +6,19 @@ from dataclasses import asdict, dataclass, field
 
 
 @dataclass(frozen=True)
+class Place:
+    """Where a span of a file's text came from beyond page and paragraph: a table row
+    (`table` names the sheet or table, `row` is its 1-based row as the source shows it)
+    or text recognised by OCR. Offsets are into the decoded source text."""
+
+    start: int
+    end: int
+    table: str | None = None
+    row: int | None = None
+    ocr: bool = False
+
+
+@dataclass(frozen=True)
 class Paragraph:
     """One repaired paragraph of a document, with everything a citation needs to locate it.
 
@@ -20,6 +33,7 @@ class Paragraph:
     section: tuple[str, ...] = ()
     article: str | None = None  # "第十九条" when the paragraph belongs to an article
     page: int | None = None  # 1-based PDF page
+    place: Place | None = None  # the table row or OCR'd page it came from
 
 
 @dataclass
@@ -52,15 +66,19 @@ class Chunk:
     text: str  # display text (original script, repaired lines)
     # title/section prefix + text, normalised: what is embedded and keyword-indexed
     search_text: str
+    place: str = ""  # table and rows ("收费标准 第3–5行"), standing in for 第N段
+    ocr: bool = False  # the text was recognised from an image
 
     @property
     def location(self) -> str:
-        """A human-readable place: 第X条, else 第N页 · 第N段, else 第N段."""
+        """A human-readable place: 第X条, else 第N页 · 第N段 (or the table rows), marked
+        "OCR" when the text was recognised from an image."""
         if self.article:
-            return self.article
-        if self.page is not None:
-            return f"第{self.page}页 · 第{self.paragraph}段"
-        return f"第{self.paragraph}段"
+            location = self.article
+        else:
+            part = self.place or f"第{self.paragraph}段"
+            location = part if self.page is None else f"第{self.page}页 · {part}"
+        return f"{location} · OCR" if self.ocr else location
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -15,8 +15,8 @@ from index.errors import IndexCorrupt, IndexMismatch
 # Bumped whenever stored chunks or tokens would come out differently (chunking, text
 # normalisation): an index of another version is rebuilt, never mixed with new chunks.
 # 2: "自由贸易" is normalised to "自贸". 3: news bylines are kept as paragraphs.
-# 4: jieba no longer knows 内向.
-FORMAT_VERSION = 4
+# 4: jieba no longer knows 内向. 5: chunks carry their table rows and OCR mark.
+FORMAT_VERSION = 5
 MANIFEST_NAME = "manifest.json"
 REBUILD_HINT = "请运行 `zonebot index --rebuild` 重建索引 (run `zonebot index --rebuild`)."
 

@@ -19,7 +19,7 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from index.documents import Document, Paragraph
+from index.documents import Document, Paragraph, Place
 from index.lines import (
     LEGAL_HEADING,
     Line,
@@ -31,16 +31,41 @@ from index.lines import (
 )
 
 
-def parse_documents(source: str, text: str, page_starts: tuple[int, ...] = ()) -> list[Document]:
+def parse_documents(
+    source: str,
+    text: str,
+    page_starts: tuple[int, ...] = (),
+    places: tuple[Place, ...] = (),
+) -> list[Document]:
     """Split one file's text into documents of repaired, located paragraphs.
 
-    `source` names the file (used for titles and stable ids), `text` is its decoded text
-    and `page_starts` the PDF page offsets from the loader. Documents without any
+    `source` names the file (used for titles and stable ids), `text` is its decoded text,
+    `page_starts` the page offsets and `places` the table rows and OCR'd pages from the
+    loader. Every line of a table row is a paragraph of its own. Documents without any
     paragraph (a lone headline) are left out.
     """
     lines = split_lines(text)
     classify_lines(lines)
-    return _Assembler(source, text, tuple(page_starts)).run(lines)
+    located = _Places(places)
+    for line in lines:
+        place = located.at(line.start)
+        if place is not None and place.table is not None:
+            line.kind = LineKind.TABLE
+    return _Assembler(source, text, tuple(page_starts), located).run(lines)
+
+
+class _Places:
+    """The place (if any) that covers an offset, found by bisection."""
+
+    def __init__(self, places: tuple[Place, ...]) -> None:
+        self.places = places
+        self.starts = [place.start for place in places]
+
+    def at(self, offset: int) -> Place | None:
+        position = bisect_right(self.starts, offset) - 1
+        if position >= 0 and offset < self.places[position].end:
+            return self.places[position]
+        return None
 
 
 def document_id(source: str, ordinal: int) -> str:
@@ -65,10 +90,13 @@ class _Pending:
 class _Assembler:
     """Walks classified lines, keeping the current document, section path and article."""
 
-    def __init__(self, source: str, text: str, page_starts: tuple[int, ...]) -> None:
+    def __init__(
+        self, source: str, text: str, page_starts: tuple[int, ...], places: _Places
+    ) -> None:
         self.source = source
         self.text = text
         self.page_starts = page_starts
+        self.places = places
         self.documents: list[Document] = []
         self.ordinal = 0
         self._new_document(Path(source).stem, titled=False)
@@ -154,6 +182,7 @@ class _Assembler:
                 section=tuple(name for _, name in self.sections),
                 article=self.article,
                 page=bisect_right(self.page_starts, first.start) if self.page_starts else None,
+                place=self.places.at(first.start),
             )
         )
         self.pending = _Pending()

@@ -10,8 +10,11 @@ With a webhook set (`setWebhook`), pushed updates are POSTed to it instead of qu
 Updates queued while no bot polls stay queued, as Telegram keeps them, until a
 `deleteWebhook`/`setWebhook` with `drop_pending_updates=true` throws them away.
 
-Tests push updates (`push_text`, `push_callback`, `push_sticker`, `push_edit`) and
-wait for the bot's calls (`wait_for`) from a thread; `fail_next` injects 429/500/400.
+Tests push updates (`push_text`, `push_callback`, `push_sticker`, `push_edit`,
+`push_document`) and wait for the bot's calls (`wait_for`) from a thread; `fail_next`
+injects 429/500/400. A pushed document is served as Telegram serves files: `getFile`
+gives its file_path (or 400 "file is too big" above 20 MB) and GET
+/file/bot<token>/<file_path> its bytes.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from tests.fake_html import ApiError, parse_html, utf16_len
 from tests.http_support import send_json
@@ -36,6 +39,7 @@ from tests.http_support import send_json
 TOKEN = "123456:TEST-SECRET-TOKEN"
 BOT_USERNAME = "zonebot_test"
 MAX_TEXT = 4096
+MAX_DOWNLOAD = 20 * 1024 * 1024  # what the Bot API lets a bot download
 
 _JSON_PARAMS = {
     "reply_markup",
@@ -64,7 +68,7 @@ class Call:
     @property
     def text(self) -> str:
         """The stored (plain) text of a sent or edited message."""
-        return self.result["text"] if isinstance(self.result, dict) else ""
+        return self.result.get("text", "") if isinstance(self.result, dict) else ""
 
     @property
     def buttons(self) -> list[tuple[str, str]]:
@@ -111,6 +115,8 @@ class FakeTelegram:
         self._message_ids = itertools.count(1)
         self._callback_ids = itertools.count(1)
         self._messages: dict[tuple[int, int], dict] = {}
+        self._files: dict[str, bytes] = {}
+        self._file_sizes: dict[str, int] = {}
         self._chats: dict[int, dict] = {}
         self._errors: dict[str, deque[ApiError]] = defaultdict(deque)
         self._stopping = False
@@ -193,6 +199,45 @@ class FakeTelegram:
         message = self._user_message(chat_id, user_id, chat_type, {"sticker": sticker})
         self._push("message", message)
         return message
+
+    def push_document(
+        self,
+        chat_id: int,
+        user_id: int,
+        file_name: str,
+        data: bytes,
+        *,
+        file_size: int | None = None,
+        media_group_id: str | None = None,
+        chat_type: str = "private",
+    ) -> dict:
+        """A user sends a file; `file_size` may claim more than `data` (a 25 MB file)."""
+        with self._cond:
+            file_id = f"DOC{len(self._files) + 1}"
+            self._files[file_id] = data
+            self._file_sizes[file_id] = file_size if file_size is not None else len(data)
+        document = {
+            "file_id": file_id,
+            "file_unique_id": f"U{file_id}",
+            "file_name": file_name,
+            "mime_type": "application/octet-stream",
+            "file_size": self._file_sizes[file_id],
+        }
+        content: dict[str, Any] = {"document": document}
+        if media_group_id is not None:
+            content["media_group_id"] = media_group_id
+        message = self._user_message(chat_id, user_id, chat_type, content)
+        self._push("message", message)
+        return message
+
+    def file_bytes(self, path: str) -> bytes | None:
+        """What GET /file/bot<token>/<path> serves, or None for an unknown path."""
+        path = unquote(path)  # the client percent-encodes the token's ":"
+        match = re.fullmatch(r"/file/bot(?P<token>[^/]+)/documents/(?P<id>\w+)", path)
+        if match is None or match["token"] != self.token:
+            return None
+        with self._cond:
+            return self._files.get(match["id"])
 
     def push_edit(self, message: dict, text: str) -> dict:
         edited = {**message, "text": text, "edit_date": int(time.time())}
@@ -418,6 +463,21 @@ class FakeTelegram:
     def _api_sendChatAction(self, params: dict) -> bool:
         return True
 
+    def _api_getFile(self, params: dict) -> dict:
+        file_id = params.get("file_id", "")
+        with self._cond:
+            if file_id not in self._files:
+                raise ApiError(400, "Bad Request: invalid file_id")
+            size = self._file_sizes[file_id]
+        if size > MAX_DOWNLOAD:
+            raise ApiError(400, "Bad Request: file is too big")
+        return {
+            "file_id": file_id,
+            "file_unique_id": f"U{file_id}",
+            "file_size": size,
+            "file_path": f"documents/{file_id}",
+        }
+
     def _api_answerCallbackQuery(self, params: dict) -> bool:
         return True
 
@@ -483,10 +543,24 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         parts = urlsplit(self.path)
+        if parts.path.startswith("/file/"):
+            self._serve_file(parts.path)
+            return
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length).decode() if length else ""
         params = _decode(parts.query, "") | _decode(body, self.headers.get("Content-Type", ""))
         send_json(self, *self.server.fake.dispatch(parts.path, params))
+
+    def _serve_file(self, path: str) -> None:
+        data = self.server.fake.file_bytes(path)
+        if data is None:
+            send_json(self, 404, {"ok": False, "error_code": 404, "description": "Not Found"})
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silence per-request logging (it would print the token-bearing path)."""

@@ -99,7 +99,7 @@ def test_markdown_is_returned_verbatim(tmp_path):
     assert load_file(write(tmp_path, "a.md", text.encode())).text == text
 
 
-def test_docx_headings_become_markdown_and_tables_rows(tmp_path):
+def test_docx_headings_become_markdown_and_table_rows_sentences(tmp_path):
     document = docx.Document()
     document.add_heading("中华人民共和国外商投资法", level=0)
     document.add_heading("第一章 总则", level=1)
@@ -120,7 +120,7 @@ def test_docx_headings_become_markdown_and_tables_rows(tmp_path):
         "# 第一章 总则",
         "## 第一节 一般规定",
         "第一条 为了进一步扩大对外开放，制定本法。",
-        "| 片区 | 面积 |\n| 济南片区 | 37.99平方公里 |",
+        "片区：济南片区；面积：37.99平方公里。",
     ]
 
 
@@ -142,8 +142,9 @@ def test_html_keeps_headings_and_blocks_and_drops_scripts(tmp_path):
         "# 营口片区报告",
         "## 核心提示",
         "营口片区以创新为抓手， 推动项目建设。",
-        "第一行\n第二行",
-        "| 济南片区 | 37.99 |",
+        "第一行",
+        "第二行",
+        "济南片区：37.99。",
     ]
 
 
@@ -162,9 +163,9 @@ def test_pdf_text_layer_with_page_starts(tmp_path):
         assert source.text[start:].startswith(page)
 
 
-def test_pdf_without_text_layer_asks_for_ocr(tmp_path):
-    with pytest.raises(EmptyFile, match="OCR"):
-        load_file(make_pdf(tmp_path / "scan.pdf", ["", ""]))
+def test_pdf_without_any_text_or_image_is_empty(tmp_path):
+    with pytest.raises(EmptyFile, match="no text layer and no page image"):
+        load_file(make_pdf(tmp_path / "blank.pdf", ["", ""]))
 
 
 # --- failures --------------------------------------------------------------------------
@@ -192,10 +193,16 @@ def test_random_bytes_are_corrupt(tmp_path, suffix):
     assert str(path) in str(error.value)
 
 
-@pytest.mark.parametrize("name", ["sheet.xls", "old.doc", "README"])
+@pytest.mark.parametrize("name", ["notes.log", "config.json", "README"])
 def test_unsupported_suffix(tmp_path, name):
     with pytest.raises(UnsupportedFile, match="not supported"):
         load_file(write(tmp_path, name, b"data"))
+
+
+@pytest.mark.parametrize("name", ["sheet.xls", "old.doc", "scan.png"])
+def test_text_under_a_binary_format_name_is_corrupt(tmp_path, name):
+    with pytest.raises(CorruptFile, match="not that of a"):
+        load_file(write(tmp_path, name, os.urandom(64)))
 
 
 def test_missing_file_is_a_load_error(tmp_path):

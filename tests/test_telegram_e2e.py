@@ -51,6 +51,7 @@ async def test_start_offers_three_tappable_examples_and_commands_are_registered(
             "about",
             "sources",
             "forget",
+            "documents",
         ]
         h.fake.push_text(1, 1, "/start")
         (welcome,) = await h.wait_for("sendMessage", chat_id=1)

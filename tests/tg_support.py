@@ -282,6 +282,7 @@ async def running_bot(
     engine: Any = None,
     reindex: Callable[[Callable[[str], None]], tuple[Engine, str]] | None = None,
     answer: dict | None = None,
+    index_job: Callable[[Callable[[str], None]], tuple[Engine, Any]] | None = None,
     **telegram: Any,
 ) -> AsyncIterator[Harness]:
     """The real Application with the engine double (by default), polling a fresh fake."""
@@ -289,7 +290,8 @@ async def running_bot(
     try:
         engine = engine if engine is not None else EngineDouble()
         settings = make_settings(tmp_path, fake, answer, **telegram)
-        async with polling(build_application(settings, engine, reindex)) as app:
+        application = build_application(settings, engine, reindex, index_job=index_job)
+        async with polling(application) as app:
             yield Harness(fake, app, engine, settings)
     finally:
         fake.stop()

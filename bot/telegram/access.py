@@ -42,6 +42,7 @@ QUESTION = filters.TEXT & ~filters.COMMAND & NEW & Addressed()
 NON_TEXT_PRIVATE = NEW & filters.ChatType.PRIVATE & ~filters.TEXT & ~filters.StatusUpdate.ALL
 UNKNOWN_PRIVATE_COMMAND = filters.COMMAND & NEW & filters.ChatType.PRIVATE
 COMMAND = filters.COMMAND & NEW
+UPLOAD = NEW & filters.ChatType.PRIVATE & filters.Document.ALL  # a file sent to add
 
 
 class AccessPolicy:

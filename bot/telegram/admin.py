@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
+from collections.abc import Callable
+from typing import TypeVar
 
 from telegram import Message, Update
 from telegram.error import TelegramError
@@ -15,28 +17,31 @@ from bot.logging_setup import event
 from bot.telegram import render
 from bot.telegram.messages import ADMIN_ONLY, NO_REINDEX, REINDEX_RUNNING
 from bot.telegram.replies import reply_part
-from bot.telegram.state import BotState, Engine, Reindex
+from bot.telegram.state import BotState, Reindex
 from index.errors import ZonebotError
 
 log = logging.getLogger(__name__)
 
 Context = ContextTypes.DEFAULT_TYPE
 
-PROGRESS_EVERY = 1.0  # seconds between edits of the /reindex status message
+PROGRESS_EVERY = 1.0  # seconds between edits of a status message (/reindex, uploads)
+T = TypeVar("T")
 
 
-async def _rebuild_with_progress(reindex: Reindex, status: Message) -> tuple[Engine, str]:
-    """Run the rebuild in a thread; edit `status` with its latest progress line meanwhile."""
+async def run_with_progress(
+    job: Callable[[Callable[[str], None]], T], status: Message, title: str = "⏳ 正在重建索引…"
+) -> T:
+    """Run an index job in a thread; edit `status` with its latest progress line meanwhile."""
     latest: deque[str] = deque(maxlen=1)  # appended by the worker thread, read here
-    job = asyncio.ensure_future(asyncio.to_thread(reindex, latest.append))
+    task = asyncio.ensure_future(asyncio.to_thread(job, latest.append))
     shown = ""
-    while not job.done():
-        await asyncio.wait({job}, timeout=PROGRESS_EVERY)
-        if latest and latest[0] != shown and not job.done():
+    while not task.done():
+        await asyncio.wait({task}, timeout=PROGRESS_EVERY)
+        if latest and latest[0] != shown and not task.done():
             shown = latest[0]
             with contextlib.suppress(TelegramError):  # progress is cosmetic
-                await status.edit_text(render.status_part("⏳ 正在重建索引…", shown).html)
-    return job.result()
+                await status.edit_text(render.status_part(title, shown).html)
+    return task.result()
 
 
 class AdminCommands:
@@ -74,7 +79,7 @@ class AdminCommands:
         try:
             status = await reply_part(request, render.status_part("⏳ 开始重建索引…"))
             try:
-                engine, summary = await _rebuild_with_progress(reindex, status)
+                engine, summary = await run_with_progress(reindex, status)
             except Exception as exc:
                 domain = isinstance(exc, ZonebotError)  # its message is written for people
                 detail = str(exc) if domain else "内部错误，详情见日志"

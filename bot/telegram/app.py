@@ -36,6 +36,7 @@ from bot.telegram.access import (
     NON_TEXT_PRIVATE,
     QUESTION,
     UNKNOWN_PRIVATE_COMMAND,
+    UPLOAD,
     AccessPolicy,
 )
 from bot.telegram.admin import AdminCommands
@@ -46,6 +47,8 @@ from bot.telegram.questions import QuestionHandler
 from bot.telegram.sources import FEEDBACK_DATA, SOURCE_DATA, SourceButtons
 from bot.telegram.state import BotState, Engine, Reindex
 from bot.telegram.store import STORE_FILE, FeedbackStore
+from bot.telegram.uploads import DOCUMENTS_DATA, REMOVE_DATA, IndexJob, UploadHandlers
+from bot.upload_dir import UploadDir
 from index.errors import ZonebotError
 
 log = logging.getLogger(__name__)
@@ -128,6 +131,7 @@ def build_application(
     *,
     request: BaseRequest | None = None,
     get_updates_request: BaseRequest | None = None,
+    index_job: IndexJob | None = None,
 ) -> Application:
     """The configured Application with every handler registered; nothing is started."""
     tg = settings.telegram
@@ -147,6 +151,8 @@ def build_application(
     buttons = SourceButtons(state)
     errors = ErrorReporter(tg.admin_chat, [token])
     background: list[asyncio.Task] = []
+    folder = UploadDir(tg.upload_dir) if tg.upload_dir else None
+    uploads = UploadHandlers(state, folder, index_job, tg.admins)
 
     async def post_init(app: Application) -> None:
         await app.bot.set_my_commands(COMMANDS)
@@ -185,12 +191,17 @@ def build_application(
             CommandHandler("stats", admin.stats, filters=admins),
             CommandHandler("reindex", admin.reindex, filters=admins),
             CommandHandler(["stats", "reindex"], admin.admin_only, filters=NEW),
+            CommandHandler("documents", uploads.documents, filters=NEW),
+            CommandHandler("remove", uploads.remove, filters=NEW),
             MessageHandler(QUESTION, questions.question),
+            MessageHandler(UPLOAD, uploads.document),
             MessageHandler(NON_TEXT_PRIVATE, questions.non_text),
             MessageHandler(UNKNOWN_PRIVATE_COMMAND, info.unknown_command),
             CallbackQueryHandler(buttons.show_source, pattern=SOURCE_DATA),
             CallbackQueryHandler(buttons.feedback, pattern=FEEDBACK_DATA),
             CallbackQueryHandler(privacy.confirm, pattern=FORGET_DATA),
+            CallbackQueryHandler(uploads.documents_page, pattern=DOCUMENTS_DATA),
+            CallbackQueryHandler(uploads.confirm_remove, pattern=REMOVE_DATA),
         ]
     )
     app.add_error_handler(errors.on_error)
@@ -198,7 +209,10 @@ def build_application(
 
 
 def run_bot(
-    settings: Settings, engine_factory: Callable[[], Engine], reindex: Reindex | None = None
+    settings: Settings,
+    engine_factory: Callable[[], Engine],
+    reindex: Reindex | None = None,
+    index_job: IndexJob | None = None,
 ) -> None:
     """Load the engine once, then poll (or serve the webhook) until SIGINT/SIGTERM.
 
@@ -212,7 +226,7 @@ def run_bot(
     logging.getLogger("telegram.ext").addFilter(_QUIET_START)  # once, however often called
     engine = engine_factory()
     engine.warm_up()  # before the event loop runs: nothing to block yet
-    app = build_application(settings, engine, reindex)
+    app = build_application(settings, engine, reindex, index_job=index_job)
     try:
         if secret is None:
             app.run_polling(allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False)

@@ -19,6 +19,7 @@ COMMANDS = [
     ("about", "索引信息"),
     ("sources", "已收录的文件"),
     ("forget", "删除我的提问记录"),
+    ("documents", "文档列表（分页）"),
 ]
 
 
