@@ -1,10 +1,12 @@
 """Settings, environment variables and secrets: read and validated here, nowhere else.
 
 Settings are read once from YAML and passed down as frozen dataclasses. The index-side
-sections (embedding, chunking, retrieval) are the index package's own settings types, so
-the index never imports this module. The environment is read here too: the config path
-($ZONEBOT_CONFIG), the model cache ($ZONEBOT_CACHE_DIR), offline mode ($HF_HUB_OFFLINE)
-and the secrets (bot token, webhook secret, LLM API key), which are never in the file.
+sections (embedding, chunking, retrieval, the corpus limits) are the index package's own
+settings types, so the index never imports this module; fields marked with the metadata
+`{"positive": True}` must be greater than 0. The environment is read here too: the config
+path ($ZONEBOT_CONFIG), the model cache ($ZONEBOT_CACHE_DIR), offline mode
+($HF_HUB_OFFLINE) and the secrets (bot token, webhook secret, LLM API key), which are
+never in the file.
 
 A config file holds only the keys it overrides; every other key takes the default
 declared on the dataclasses below, which are therefore the reference for all options.
@@ -24,6 +26,7 @@ from typing import Any, Literal, get_args, get_origin
 from index.chunking import ChunkerSettings
 from index.embeddings import EmbeddingSpec
 from index.errors import ZonebotError
+from index.ingest import IngestLimits
 from index.retrieve import RetrievalSettings
 
 DEFAULT_CONFIG = Path("config.yaml")
@@ -44,7 +47,10 @@ class TokenMissing(ZonebotError):
 
 
 @dataclass(frozen=True)
-class CorpusSettings:
+class CorpusSettings(IngestLimits):
+    """The files to index; the per-file limits (max_file_mb, max_chars, ...) are declared
+    on IngestLimits."""
+
     paths: list[Path] = field(default_factory=list)
 
 
@@ -267,6 +273,8 @@ def _build(cls: type, data: Any, prefix: str, base_dir: Path) -> Any:
         if name in data:
             signed = f.metadata.get("signed", False)
             values[name] = _coerce(hints[name], data[name], f"{prefix}{name}", base_dir, signed)
+            if f.metadata.get("positive") and not values[name] > 0:
+                raise ConfigError(f"Config key '{prefix}{name}' must be greater than 0.")
         elif isinstance(f.default, Path) and not f.default.is_absolute():
             values[name] = base_dir / f.default  # defaults are relative to the config file too
         elif f.default is MISSING and f.default_factory is MISSING:  # pragma: no cover

@@ -41,6 +41,7 @@ def run_index(
         settings.index.dir,
         embedder or make_embedder(settings),
         settings.chunking,
+        limits=settings.corpus,
         rebuild=rebuild,
         base_dir=base_dir(settings),
         show_progress=show_progress,

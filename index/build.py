@@ -3,27 +3,33 @@
 Incremental by content: an unchanged file's chunks, tokens and vectors are copied from
 the live index; a vector is computed only for chunk text the live index has not seen.
 An unchanged corpus is detected from file hashes alone, without loading the model.
+No single file can stop a build: each is hashed and parsed under the limits of
+`index.ingest` (parsing in the `index.sandbox` process) and skipped with a reason.
 """
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from index.chunk_store import read_chunks, write_chunks
 from index.chunking import ChunkerSettings, chunk_document
+from index.corpus import CorpusScan, scan_corpus
 from index.dense import DenseIndex
 from index.documents import Chunk
 from index.embeddings import Embedder
-from index.errors import EmptyCorpus, IndexNotFound, LoadError, ZonebotError
-from index.generations import build_lock, live_generation, new_generation
-from index.loaders import SUPPORTED_SUFFIXES, find_corpus_files, load_file
+from index.errors import EmptyCorpus, IndexNotFound, ZonebotError
+from index.formats.source import SourceText
+from index.generations import build_lock, live_generation, new_generation, remove_debris
+from index.ingest import FileLoader, IngestLimits, load_within_limits, skip_reason
+from index.loaders import SUPPORTED_SUFFIXES, load_file
 from index.manifest import FORMAT_VERSION, Manifest
+from index.sandbox import Sandbox
 from index.structure import parse_documents
 from index.textnorm import tokenize
 
@@ -49,10 +55,15 @@ class BuildSummary:
     def describe(self) -> str:
         """One line for people: what the build did."""
         if self.up_to_date:
-            return f"索引已是最新：{self.files} 个文件，{self.chunks} 个片段（{self.seconds} 秒）。"
+            skipped = f"，跳过 {len(self.skipped)} 个" if self.skipped else ""
+            return (
+                f"索引已是最新：{self.files} 个文件{skipped}，{self.chunks} 个片段"
+                f"（{self.seconds} 秒）。"
+            )
+        skipped = f"，跳过 {len(self.skipped)} 个文件" if self.skipped else ""
         return (
             f"索引完成：{self.files} 个文件，{self.documents} 篇文档，{self.chunks} 个片段"
-            f"（新嵌入 {self.embedded}，复用 {self.reused}），用时 {self.seconds} 秒。"
+            f"（新嵌入 {self.embedded}，复用 {self.reused}）{skipped}，用时 {self.seconds} 秒。"
         )
 
 
@@ -65,22 +76,14 @@ class _Previous:
     vectors_by_text: dict[str, np.ndarray]
 
 
-def display_path(path: Path, base_dir: Path | None) -> str:
-    """A short, stable name for a file: relative to the config directory when inside it."""
-    if base_dir is not None:
-        try:
-            return path.resolve().relative_to(base_dir.resolve()).as_posix()
-        except ValueError:
-            pass
-    return path.as_posix()
-
-
 def build_index(
     paths: list[Path],
     index_dir: Path,
     embedder: Embedder,
     chunker: ChunkerSettings,
     *,
+    limits: IngestLimits | None = None,
+    loader: FileLoader = load_file,
     rebuild: bool = False,
     base_dir: Path | None = None,
     show_progress: bool = False,
@@ -88,18 +91,25 @@ def build_index(
 ) -> BuildSummary:
     """Index the files under `paths` into `index_dir`; return what was done.
 
+    A file that cannot be read within `limits` is skipped with its reason; `loader` (a
+    module-level function, it runs in the parser process) turns one file into text.
     The previous index stays live until the new one is complete."""
     started = time.perf_counter()
     report = on_progress or (lambda _msg: None)
+    limits = limits or IngestLimits()
     with build_lock(index_dir):
-        files = _corpus_files(paths, base_dir)
-        hashes = {name: _sha256(path) for name, path in files.items()}
-        previous, notice = (None, "") if rebuild else _load_previous(index_dir, embedder, chunker)
-        if previous and previous.manifest.files == hashes:
+        remove_debris(index_dir)
+        scan = scan_corpus(paths, base_dir, limits)
+        previous, notice = (
+            (None, "") if rebuild else _load_previous(index_dir, embedder, chunker, limits)
+        )
+        if previous and _unchanged(previous.manifest, scan, limits):
             return _up_to_date_summary(previous.manifest, started)
 
-        summary = BuildSummary(files=len(files), notice=notice)
-        chunks, tokens = _chunk_corpus(files, hashes, previous, chunker, summary, show_progress)
+        summary = BuildSummary(files=len(scan.paths), notice=notice, skipped=dict(scan.refused))
+        chunks, tokens = _chunk_corpus(
+            scan, previous, chunker, limits, loader, summary, show_progress
+        )
         if not chunks:
             reasons = "; ".join(f"{k}: {v}" for k, v in summary.skipped.items())
             raise EmptyCorpus(
@@ -109,38 +119,24 @@ def build_index(
             )
         report(f"分块完成：{len(chunks)} 个片段")
         vectors = _embed(chunks, previous, embedder, summary, show_progress, report)
-        with new_generation(index_dir) as directory:
+        with new_generation(index_dir, _needed_bytes(chunks, tokens, vectors)) as directory:
             write_chunks(directory, chunks, tokens)
             DenseIndex.from_vectors(vectors).save(directory)
             summary.chunks = len(chunks)
             summary.documents = len({c.doc_id for c in chunks})
             summary.seconds = round(time.perf_counter() - started, 2)
-            _manifest(embedder, chunker, hashes, chunks, vectors, summary).save(directory)
+            _manifest(embedder, chunker, limits, scan, chunks, vectors, summary).save(directory)
     report(f"索引完成：{summary.chunks} 个片段，用时 {summary.seconds} 秒")
     return summary
 
 
-def _corpus_files(paths: list[Path], base_dir: Path | None) -> dict[str, Path]:
-    missing = [p for p in paths if not p.exists()]
-    if missing:
-        raise EmptyCorpus(
-            f"语料路径不存在：{', '.join(str(p) for p in missing)}。请检查配置中的 corpus.paths。"
-        )
-    return {display_path(p, base_dir): p for p in find_corpus_files(paths)}
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _load_previous(
-    index_dir: Path, embedder: Embedder, chunker: ChunkerSettings
+    index_dir: Path, embedder: Embedder, chunker: ChunkerSettings, limits: IngestLimits
 ) -> tuple[_Previous | None, str]:
-    """The live index, when it is usable for an incremental build (same model, same chunker)."""
+    """The live index, when it is usable for an incremental build (same model, same chunker).
+
+    Under other limits every file is read again (a file may now pass or fail them); the
+    vectors are still reused by text."""
     try:
         generation = live_generation(index_dir)
         manifest = Manifest.load(generation)
@@ -150,21 +146,34 @@ def _load_previous(
         if manifest.chunker != asdict(chunker):
             return None, "分块设置已更改，已全部重新分块。"
         chunks, tokens = read_chunks(generation)
-        vectors = DenseIndex.load(generation).vectors()
+        dense = DenseIndex.load(generation)
+        manifest.check_counts(len(chunks), len(dense), generation)
+        vectors = dense.vectors()
     except IndexNotFound:
         return None, ""
     except ZonebotError as exc:
         return None, f"旧索引不可复用，已全部重建（{exc}）"
     by_source: dict[str, list[tuple[Chunk, list[str]]]] = {}
-    for chunk, toks in zip(chunks, tokens, strict=True):
-        by_source.setdefault(chunk.source, []).append((chunk, toks))
+    if manifest.limits == limits.to_dict():
+        for chunk, toks in zip(chunks, tokens, strict=True):
+            by_source.setdefault(chunk.source, []).append((chunk, toks))
     by_text = {c.search_text: v for c, v in zip(chunks, vectors, strict=True)}
     return _Previous(manifest, by_source, by_text), ""
 
 
+def _unchanged(manifest: Manifest, scan: CorpusScan, limits: IngestLimits) -> bool:
+    """Same file contents, same files refused unread (for the same reasons), same limits."""
+    refused = {k: v for k, v in manifest.skipped.items() if k not in manifest.files}
+    return (
+        manifest.files == scan.hashes
+        and refused == scan.refused
+        and manifest.limits == limits.to_dict()
+    )
+
+
 def _up_to_date_summary(manifest: Manifest, started: float) -> BuildSummary:
     return BuildSummary(
-        files=len(manifest.files),
+        files=len(manifest.files) + len(set(manifest.skipped) - set(manifest.files)),
         documents=len(manifest.documents),
         chunks=manifest.chunk_count,
         reused=manifest.chunk_count,
@@ -175,41 +184,59 @@ def _up_to_date_summary(manifest: Manifest, started: float) -> BuildSummary:
 
 
 def _chunk_corpus(
-    files: dict[str, Path],
-    hashes: dict[str, str],
+    scan: CorpusScan,
     previous: _Previous | None,
     chunker: ChunkerSettings,
+    limits: IngestLimits,
+    loader: FileLoader,
     summary: BuildSummary,
     show_progress: bool,
 ) -> tuple[list[Chunk], list[list[str]]]:
-    """Chunks and keyword tokens for every file, reusing unchanged files' stored chunks."""
+    """Chunks and keyword tokens for every readable file, reusing unchanged files' chunks.
+
+    Each file is parsed in the sandboxed parser process; whatever fails, there or here,
+    skips that file only."""
     from tqdm import tqdm
 
     chunks: list[Chunk] = []
     tokens: list[list[str]] = []
-    for name, path in tqdm(files.items(), desc="读取文档", unit="file", disable=not show_progress):
-        old = previous.chunks_by_source.get(name) if previous else None
-        if old and previous.manifest.files.get(name) == hashes[name]:
-            chunks.extend(c for c, _ in old)
-            tokens.extend(t for _, t in old)
-            continue
-        try:
-            source = load_file(path)
-        except LoadError as exc:
-            summary.skipped[name] = str(exc)
-            continue
-        for note in source.notes:  # parts of a file left out, e.g. an unreadable scan page
-            summary.skipped[f"{name} · {note.split('：', 1)[0]}"] = note
-        new = [
-            chunk
-            for document in parse_documents(name, source.text, source.page_starts, source.places)
-            for chunk in chunk_document(document, chunker)
-        ]
-        if not new:
-            summary.skipped[name] = "没有可索引的文本 (no indexable text)"
-        chunks.extend(new)
-        tokens.extend(tokenize(c.search_text) for c in new)
+    load = partial(load_within_limits, limits=IngestLimits(**limits.to_dict()), loader=loader)
+    sandbox = Sandbox(
+        load,
+        timeout_s=limits.parse_timeout_s,
+        memory_mb=limits.parse_memory_mb,
+        describe=skip_reason,
+    )
+    files = tqdm(scan.hashes.items(), desc="读取文档", unit="file", disable=not show_progress)
+    with sandbox:
+        for name, digest in files:
+            old = previous.chunks_by_source.get(name) if previous else None
+            if old and previous.manifest.files.get(name) == digest:
+                chunks.extend(c for c, _ in old)
+                tokens.extend(t for _, t in old)
+                continue
+            try:
+                source = sandbox.call(scan.paths[name])
+                new = _file_chunks(name, source, chunker)
+            except Exception as error:  # one bad file is one skipped file
+                summary.skipped[name] = skip_reason(error)
+                continue
+            for note in source.notes:  # parts of a file left out, e.g. an unreadable scan page
+                summary.skipped[f"{name} · {note.split('：', 1)[0]}"] = note
+            if not new:
+                summary.skipped[name] = "没有可索引的文本 (no indexable text)"
+            chunks.extend(new)
+            tokens.extend(tokenize(c.search_text) for c in new)
     return chunks, tokens
+
+
+def _file_chunks(name: str, source: SourceText, chunker: ChunkerSettings) -> list[Chunk]:
+    """One file's chunks from its text (which came from the parser process)."""
+    return [
+        chunk
+        for document in parse_documents(name, source.text, source.page_starts, source.places)
+        for chunk in chunk_document(document, chunker)
+    ]
 
 
 def _embed(
@@ -243,10 +270,21 @@ def _dim_of(vectors: dict[str, np.ndarray]) -> int:
     return len(next(iter(vectors.values())))
 
 
+def _needed_bytes(chunks: list[Chunk], tokens: list[list[str]], vectors: np.ndarray) -> int:
+    """About what the new generation takes on disk: the vectors with their ids, chunk
+    texts and tokens in UTF-8, plus a quarter for SQLite pages and a MB for the rest."""
+    text = sum(
+        len((c.text + c.search_text + c.title + c.source + c.section).encode()) + 64 for c in chunks
+    )
+    text += sum(len("\t".join(t).encode()) for t in tokens)
+    return int(1.25 * (vectors.nbytes + 8 * len(vectors) + text)) + (1 << 20)
+
+
 def _manifest(
     embedder: Embedder,
     chunker: ChunkerSettings,
-    hashes: dict[str, str],
+    limits: IngestLimits,
+    scan: CorpusScan,
     chunks: list[Chunk],
     vectors: np.ndarray,
     summary: BuildSummary,
@@ -259,10 +297,11 @@ def _manifest(
         query_prompt=embedder.spec.query_prompt,
         passage_prompt=embedder.spec.passage_prompt,
         chunker=asdict(chunker),
-        files=hashes,
+        files=scan.hashes,
         documents=titles,
         chunk_count=len(chunks),
         built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         build_seconds=summary.seconds,
         skipped=dict(summary.skipped),
+        limits=limits.to_dict(),
     )

@@ -46,3 +46,7 @@ class BadQuery(ZonebotError):
 
 class ModelUnavailable(ZonebotError):
     """The configured embedding model cannot be loaded (offline, missing files)."""
+
+
+class DiskFull(ZonebotError):
+    """The disk holding the index is full; the previous index stays live."""

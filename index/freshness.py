@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from index.build import display_path
+from index.corpus import display_path
 from index.errors import ZonebotError
 from index.generations import live_generation
 from index.loaders import find_corpus_files

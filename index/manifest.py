@@ -35,6 +35,7 @@ class Manifest:
     built_at: str  # ISO 8601 UTC
     build_seconds: float
     skipped: dict[str, str] = field(default_factory=dict)  # source path -> reason
+    limits: dict[str, float] = field(default_factory=dict)  # IngestLimits the files met
 
     def save(self, directory: Path) -> None:
         text = json.dumps(asdict(self), ensure_ascii=False, indent=2)
@@ -68,6 +69,15 @@ class Manifest:
                 f"索引由模型 {self.model!r} 构建，但当前配置的模型是 {model!r}"
                 f"（或提示词不同）。The index was built with another embedding model. "
                 f"{REBUILD_HINT}"
+            )
+
+    def check_counts(self, chunks: int, vectors: int, directory: Path) -> None:
+        """Refuse a generation whose chunk rows, vectors and manifest disagree: searching
+        it would hand out ids with no chunk behind them."""
+        if not self.chunk_count == chunks == vectors:
+            raise IndexCorrupt(
+                f"索引不一致：清单记录 {self.chunk_count} 个片段，片段库有 {chunks} 行，"
+                f"向量索引有 {vectors} 个向量 ({directory})。{REBUILD_HINT}"
             )
 
     def check_dimension(self, dimension: int) -> None:

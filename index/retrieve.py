@@ -48,7 +48,8 @@ class LoadedIndex:
 
 
 def open_index(index_dir: Path, embedder: Embedder) -> LoadedIndex:
-    """Load the live index and check it was built with this embedder (model, prompts, size)."""
+    """Load the live index and check it was built with this embedder (model, prompts, size)
+    and that its chunks, vectors and manifest agree."""
     generation = live_generation(index_dir)
     manifest = Manifest.load(generation)
     spec = embedder.spec
@@ -56,6 +57,7 @@ def open_index(index_dir: Path, embedder: Embedder) -> LoadedIndex:
     dense = DenseIndex.load(generation)
     manifest.check_dimension(dense.dimension)
     chunks, tokens = read_chunks(generation)
+    manifest.check_counts(len(chunks), len(dense), generation)
     return LoadedIndex(manifest, chunks, dense, KeywordIndex(tokens))
 
 

@@ -6,12 +6,9 @@ count what gets embedded; the real model is exercised in test_integration.py.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from index.build import build_index
@@ -19,6 +16,7 @@ from index.chunking import ChunkerSettings
 from index.errors import EmptyCorpus, IndexCorrupt, IndexMismatch, IndexNotFound
 from index.generations import POINTER, live_generation
 from index.retrieve import HybridRetriever, RetrievalSettings, open_index
+from tests.index_support import FakeEmbedder
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,37 +32,6 @@ ARTICLES = """# 测试条例
 
 第三条 外商投资实行准入前国民待遇加负面清单管理制度。
 """
-
-
-@dataclass(frozen=True)
-class FakeSpec:
-    model: str = "fake-model"
-    query_prompt: str = "query: "
-    passage_prompt: str = "passage: "
-
-
-class FakeEmbedder:
-    """Bag-of-characters vectors: similar texts get similar vectors; counts what it embeds."""
-
-    dim = 64
-
-    def __init__(self, model: str = "fake-model") -> None:
-        self.spec = FakeSpec(model=model)
-        self.name = model
-        self.embedded: list[str] = []
-
-    def encode(self, texts: list[str], kind: str, progress: bool = False) -> np.ndarray:
-        if kind == "passage":
-            self.embedded.extend(texts)
-        vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for row, text in enumerate(texts):
-            for char in text:
-                vectors[row, hashlib.md5(char.encode()).digest()[0] % self.dim] += 1
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        return vectors / np.maximum(norms, 1e-9)
-
-    def embed_query(self, query: str) -> np.ndarray:
-        return self.encode([query], "query")[0]
 
 
 @pytest.fixture
