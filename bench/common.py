@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from bot.answer.sentences import squeeze
 from bot.config import Settings, settings_from_dict
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
+SHARED = Path(os.environ.get("ZONEBOT_SHARED", ROOT.parent / "shared"))  # as tests/conftest.py
 CMRC = SHARED / "bench" / "cmrc2018_dev.json"
 POLICY_DOCS = SHARED / "bench" / "policy_docs"
 DEV_FILES = [SHARED / "eval" / "seed_dev.jsonl", SHARED / "eval" / "policy_dev.jsonl"]

@@ -215,11 +215,12 @@ def _chunk_corpus(
                 chunks.extend(c for c, _ in old)
                 tokens.extend(t for _, t in old)
                 continue
+            path = scan.paths[name]
             try:
-                source = sandbox.call(scan.paths[name])
+                source = sandbox.call(path)
                 new = _file_chunks(name, source, chunker)
             except Exception as error:  # one bad file is one skipped file
-                summary.skipped[name] = skip_reason(error)
+                summary.skipped[name] = skip_reason(error).removeprefix(f"{path}: ")
                 continue
             for note in source.notes:  # parts of a file left out, e.g. an unreadable scan page
                 summary.skipped[f"{name} · {note.split('：', 1)[0]}"] = note
