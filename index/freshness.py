@@ -51,8 +51,9 @@ def corpus_changes(paths: list[Path], index_dir: Path, base_dir: Path | None) ->
         manifest = Manifest.load(live_generation(index_dir))
         # built_at is written when the build ends, in whole seconds
         built = datetime.fromisoformat(manifest.built_at).timestamp() + 1.0
-        files = {display_path(p, base_dir): p for p in find_corpus_files(paths) if p.exists()}
-        modified = [name for name, path in files.items() if path.stat().st_mtime > built]
+        found = [p for p in find_corpus_files(paths) if p.exists() or p.is_symlink()]
+        files = {display_path(p, base_dir): p for p in found}
+        modified = [name for name, path in files.items() if _mtime(path) > built]
     except (ZonebotError, OSError, ValueError):
         return CorpusChanges()
     indexed = set(manifest.files) | set(manifest.skipped)
@@ -61,3 +62,8 @@ def corpus_changes(paths: list[Path], index_dir: Path, base_dir: Path | None) ->
         removed=sorted(indexed - set(files)),
         modified=sorted(name for name in modified if name in indexed),
     )
+
+
+def _mtime(path: Path) -> float:
+    """The file's modification time; a dangling link's own (the build skipped it)."""
+    return (path.stat() if path.exists() else path.lstat()).st_mtime

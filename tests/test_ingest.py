@@ -352,3 +352,15 @@ def test_loader_errors_stay_one_line():
     assert "\n" not in skip_reason(LoadError("a\nb\n" + "x" * 1000))
     assert len(skip_reason(ValueError("y" * 1000))) <= 300
     assert "RecursionError" in skip_reason(RecursionError())
+
+
+def test_a_skipped_dangling_link_is_not_reported_as_a_corpus_change(tmp_path):
+    from index.freshness import corpus_changes
+
+    corpus = tmp_path / "corpus"
+    good_file(corpus)
+    (corpus / "gone.pdf").symlink_to(tmp_path / "nowhere.pdf")
+    build(corpus, tmp_path / "idx")
+    assert not corpus_changes([corpus], tmp_path / "idx", None)
+    (corpus / "gone.pdf").unlink()
+    assert corpus_changes([corpus], tmp_path / "idx", None).removed == [str(corpus / "gone.pdf")]
