@@ -4,7 +4,7 @@ A fault is a function `fault(workspace) -> list[FaultRow]`: it provokes one fail
 the real programs (subprocesses of the `zonebot` CLI, the real bot process) and reports
 what was expected and what happened. `run_faults` runs a list of them and a fault that
 itself raises becomes a failing row, so one broken scenario never hides the others.
-bench/faults.py owns the one list of faults: its own, then `FAULTS` of bench/faults_bot.py.
+bench/faults.py owns the one list of faults (FAULTS): its own, then bench/faults_bot.py's.
 """
 
 from __future__ import annotations

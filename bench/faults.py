@@ -1,13 +1,13 @@
 """Faults against the real `zonebot` CLI; prints one table: fault, expected, observed, pass.
 
 Index side (here): kill -9 at several points of a build, a full disk (a real tmpfs; needs
-root), a corpus of hostile files, an inconsistent index generation. Bot side: the FAULTS
-of bench/faults_bot.py, appended to the same table. Every scenario runs `zonebot index`,
-`zonebot ask` and `zonebot search` as subprocesses on a temporary copy of a base index
-(corpus/ plus ../shared/bench/policy_docs when present), which is built once under
-data/bench/faults and reused by later runs.
+root), a corpus of hostile files, an inconsistent index generation. Bot side: the rows of
+bench/faults_bot.py (restarts, SIGTERM, a 📄 flood, a hanging LLM), in the same table.
+Every index scenario runs `zonebot index`, `zonebot ask` and `zonebot search` as
+subprocesses on a temporary copy of a base index (corpus/ plus ../shared/bench/policy_docs
+when present), which is built once under data/bench/faults and reused by later runs.
 
-    .venv/bin/python -m bench.faults [--json] [--only NAME] [--keep]
+    python bench/faults.py [--json] [--only NAME] [--keep]
 """
 
 from __future__ import annotations
@@ -20,10 +20,13 @@ import os
 import shutil
 import sqlite3
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import POLICY_DOCS, ROOT, WORK
 from bench.fault_table import (
@@ -411,18 +414,22 @@ def inconsistent_generation(workspace: Workspace) -> list[FaultRow]:
     return rows
 
 
-INDEX_FAULTS: list[Fault] = [kill_during_build, full_disk, hostile_corpus, inconsistent_generation]
+def bot_side(_workspace: Workspace) -> list[FaultRow]:
+    """The rows of bench/faults_bot.py: the real `zonebot serve` against the fake Bot API
+    (its own index and processes)."""
+    from bench.faults_bot import rows
+
+    return rows()
 
 
-def all_faults() -> list[Fault]:
-    """Every row of the table, in order: the index side, then the bot side."""
-    try:
-        from bench.faults_bot import FAULTS as BOT_FAULTS
-    except ModuleNotFoundError as error:  # bench/faults_bot.py is written on another branch
-        if error.name != "bench.faults_bot":
-            raise
-        BOT_FAULTS = []
-    return [*INDEX_FAULTS, *BOT_FAULTS]
+# The one list of faults, in the order of the table.
+FAULTS: list[Fault] = [
+    kill_during_build,
+    full_disk,
+    hostile_corpus,
+    inconsistent_generation,
+    bot_side,
+]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -432,7 +439,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temporary workspace")
     args = parser.parse_args(argv)
     with temporary_workspace(args.keep) as workspace:
-        rows = run_faults(all_faults(), workspace, args.only)
+        rows = run_faults(FAULTS, workspace, args.only)
     print_rows(rows, args.json)
     return 0 if all(row.passed is not False for row in rows) else 1
 

@@ -30,13 +30,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 
 from bench.common import ROOT, WORK, print_table
+from bench.fault_table import FaultRow
 from bot.answer.llm import UNAVAILABLE
 from bot.telegram import messages
 from tests.fake_telegram import Call, FakeTelegram
@@ -47,16 +47,6 @@ OTHER_QUESTIONS = ["易办电能为企业节约多少办事时间？", "不见�
 START_TIMEOUT = 300.0  # seconds for `zonebot serve` to load the model and start polling
 ANSWER_TIMEOUT = 60.0  # seconds one answer may take before it counts as lost
 ACTIONS = 10  # telegram.rate_limit.actions for the flood case
-
-
-@dataclass(frozen=True)
-class FaultRow:
-    """One row of the fault table (the same four fields as bench/faults.py's)."""
-
-    fault: str
-    expected: str
-    observed: str
-    passed: bool
 
 
 def is_answer(call: Call) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from bench.fault_table import FaultRow, Workspace, print_rows, run_faults
-from bench.faults import all_faults
+from bench.faults import FAULTS
 
 
 def passing(_workspace: Workspace) -> list[FaultRow]:
@@ -54,11 +54,12 @@ def test_rows_print_as_a_table_and_as_json(tmp_path, capsys):
     }
 
 
-def test_the_one_list_starts_with_the_index_faults():
-    names = [fault.__name__ for fault in all_faults()]
-    assert names[:4] == [
+def test_the_one_list_holds_the_index_and_the_bot_faults():
+    names = [fault.__name__ for fault in FAULTS]
+    assert names == [
         "kill_during_build",
         "full_disk",
         "hostile_corpus",
         "inconsistent_generation",
+        "bot_side",
     ]
