@@ -163,17 +163,16 @@ def _load_previous(
 
 def _unchanged(manifest: Manifest, scan: CorpusScan, limits: IngestLimits) -> bool:
     """Same file contents, same files refused unread (for the same reasons), same limits."""
-    refused = {k: v for k, v in manifest.skipped.items() if k not in manifest.files}
     return (
         manifest.files == scan.hashes
-        and refused == scan.refused
+        and manifest.refused == scan.refused
         and manifest.limits == limits.to_dict()
     )
 
 
 def _up_to_date_summary(manifest: Manifest, started: float) -> BuildSummary:
     return BuildSummary(
-        files=len(manifest.files) + len(set(manifest.skipped) - set(manifest.files)),
+        files=len(manifest.files) + len(manifest.refused),
         documents=len(manifest.documents),
         chunks=manifest.chunk_count,
         reused=manifest.chunk_count,
@@ -304,5 +303,6 @@ def _manifest(
         built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         build_seconds=summary.seconds,
         skipped=dict(summary.skipped),
+        refused=dict(scan.refused),
         limits=limits.to_dict(),
     )

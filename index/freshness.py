@@ -56,7 +56,7 @@ def corpus_changes(paths: list[Path], index_dir: Path, base_dir: Path | None) ->
         modified = [name for name, path in files.items() if _mtime(path) > built]
     except (ZonebotError, OSError, ValueError):
         return CorpusChanges()
-    indexed = set(manifest.files) | set(manifest.skipped)
+    indexed = set(manifest.files) | set(manifest.refused)  # skipped also names file parts
     return CorpusChanges(
         added=sorted(set(files) - indexed),
         removed=sorted(indexed - set(files)),

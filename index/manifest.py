@@ -35,6 +35,7 @@ class Manifest:
     built_at: str  # ISO 8601 UTC
     build_seconds: float
     skipped: dict[str, str] = field(default_factory=dict)  # source path -> reason
+    refused: dict[str, str] = field(default_factory=dict)  # of those, the files never read
     limits: dict[str, float] = field(default_factory=dict)  # IngestLimits the files met
 
     def save(self, directory: Path) -> None:

@@ -11,6 +11,7 @@ import random
 import signal
 import time
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 from index.formats.source import SourceText
@@ -88,3 +89,8 @@ def recurse_on_marker(path: Path) -> SourceText:
     if b"RECURSE" in path.read_bytes():
         return recurse_on_marker(path)
     return load_file(path)
+
+
+def noting_loader(path: Path) -> SourceText:
+    """Loads as usual and reports a part left out, as OCR does for an unreadable page."""
+    return replace(load_file(path), notes=("第2页：OCR 置信度过低，已跳过",))

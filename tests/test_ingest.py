@@ -73,7 +73,7 @@ def test_hostile_files_are_skipped_one_by_one_and_the_good_file_is_indexed(hosti
         ("bomb.docx", "zip bomb"),
         ("binary.txt", "binary"),
         ("empty.txt", "empty"),
-        ("random.pdf", "PDF could not be read"),
+        ("random.pdf", "damaged"),
     ],
 )
 def test_each_reason_says_what_is_wrong(hostile, name, words):
@@ -364,3 +364,15 @@ def test_a_skipped_dangling_link_is_not_reported_as_a_corpus_change(tmp_path):
     assert not corpus_changes([corpus], tmp_path / "idx", None)
     (corpus / "gone.pdf").unlink()
     assert corpus_changes([corpus], tmp_path / "idx", None).removed == [str(corpus / "gone.pdf")]
+
+
+def test_a_file_with_parts_left_out_is_up_to_date_next_time_and_not_a_change(tmp_path):
+    from index.freshness import corpus_changes
+
+    corpus = tmp_path / "corpus"
+    good_file(corpus)
+    first = build(corpus, tmp_path / "idx", loader=hostile_files.noting_loader)
+    assert list(first.skipped) == [f"{corpus / 'good.md'} · 第2页"] and first.chunks
+    again = build(corpus, tmp_path / "idx", loader=hostile_files.noting_loader)
+    assert again.up_to_date and again.skipped == first.skipped
+    assert not corpus_changes([corpus], tmp_path / "idx", None)
