@@ -62,3 +62,11 @@ def test_a_page_readability_cannot_use_falls_back_to_the_body(tmp_path):
     path = tmp_path / "short.html"
     path.write_text("<html><body><p>第一条 口岸收费实行清单管理。</p></body></html>")
     assert load_file(path).text == "第一条 口岸收费实行清单管理。"
+
+
+def test_a_page_nested_thousands_of_tags_deep_is_read_not_refused(tmp_path):
+    """The walk keeps its own stack: Python's recursion limit is no limit on a page."""
+    body = "<div>" * 6000 + "<p>第一条 本办法自2024年1月1日起施行。</p>" + "</div>" * 6000
+    page = tmp_path / "deep.html"
+    page.write_text(f"<html><head><title>深页</title></head><body>{body}</body></html>")
+    assert "本办法自2024年1月1日起施行" in load_file(page).text

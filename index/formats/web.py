@@ -192,15 +192,24 @@ def _iso_date(text: str) -> str | None:
     return f"{year:04d}-{month:02d}-{day:02d}"
 
 
-def _walk(node, blocks: list, inline: list[str]) -> None:
-    """Collect ("text", (level, text)) and ("table", TableText) blocks in order."""
+def _walk(root, blocks: list, inline: list[str]) -> None:
+    """Collect ("text", (level, text)) and ("table", TableText) blocks in order. Walks
+    with its own stack, not by recursion: a hostile page nests thousands of tags deep."""
     from bs4 import NavigableString, Tag
     from bs4.element import PreformattedString
 
-    for child in node.children:
-        if isinstance(child, PreformattedString):  # comments, CDATA, doctype
+    done = object()
+    stack = [(iter(root.children), False)]  # (children to visit, whether a block element)
+    while stack:
+        children, block = stack[-1]
+        child = next(children, done)
+        if child is done:
+            stack.pop()
+            if block:
+                _flush(blocks, inline)
+        elif isinstance(child, PreformattedString):  # comments, CDATA, doctype
             continue
-        if isinstance(child, NavigableString):
+        elif isinstance(child, NavigableString):
             inline.append(_SPACE.sub(" ", str(child)))
         elif not isinstance(child, Tag):
             continue
@@ -214,12 +223,10 @@ def _walk(node, blocks: list, inline: list[str]) -> None:
             blocks.append(("table", read_table(*_html_grid(child))))
         elif child.name == "br":
             inline.append("\n")
-        elif child.name in _BLOCKS:
-            _flush(blocks, inline)
-            _walk(child, blocks, inline)
-            _flush(blocks, inline)
         else:
-            _walk(child, blocks, inline)
+            if child.name in _BLOCKS:
+                _flush(blocks, inline)
+            stack.append((iter(child.children), child.name in _BLOCKS))
 
 
 def _flush(blocks: list, inline: list[str]) -> None:
