@@ -14,7 +14,7 @@ refused.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -25,6 +25,17 @@ from bot.answer.sentences import char_bigrams
 from index.documents import Hit
 
 KINDS = ("list", "time", "quantity", "who", "howto", "definition", "yesno", "place", "what")
+# The passage's retrieval evidence: its rank, its cosine and BM25 and how they compare
+# with the best passage's, and whether it is from the best passage's document.
+RETRIEVAL = (
+    "passage_rank",
+    "dense",
+    "dense_top",
+    "dense_gap",
+    "keyword",
+    "keyword_top",
+    "same_document_as_top",
+)
 FEATURES = (
     "hand_score",
     "hand_rank",
@@ -38,13 +49,7 @@ FEATURES = (
     "value_missing",
     "person_missing",
     "focus_missing",
-    "passage_rank",
-    "dense",
-    "dense_top",
-    "dense_gap",
-    "keyword",
-    "keyword_top",
-    "same_document_as_top",
+    *RETRIEVAL,
     "bigram",
     "slot",
     "sentence_chars",
@@ -69,13 +74,7 @@ PASSAGE_MAX = (
 )
 PASSAGE_MIN = ("names_missing", "value_missing", "person_missing", "focus_missing")
 PASSAGE_FEATURES = (
-    "passage_rank",
-    "dense",
-    "dense_top",
-    "dense_gap",
-    "keyword",
-    "keyword_top",
-    "same_document_as_top",
+    *RETRIEVAL,
     "passage_chars",
     "sentences",
     "passes_checks",
@@ -89,33 +88,45 @@ PASSAGE_FEATURES = (
 _COLUMN = {name: i for i, name in enumerate(FEATURES)}
 
 
+def _retrieval_evidence(hits: Sequence[Hit]) -> Callable[[Hit], list[float]]:
+    """The values of RETRIEVAL for a hit, measured against the best of `hits`."""
+    dense_top = max((h.dense_score or 0.0 for h in hits), default=0.0)
+    keyword_top = max((h.keyword_score for h in hits), default=0.0)
+    top_doc = hits[0].chunk.doc_id if hits else ""
+
+    def evidence(hit: Hit) -> list[float]:
+        cosine = hit.dense_score or 0.0
+        return [
+            1.0 / math.sqrt(hit.rank),
+            cosine,
+            dense_top,
+            dense_top - cosine,
+            hit.keyword_score / keyword_top if keyword_top > 0 else 0.0,
+            math.log1p(keyword_top),
+            float(hit.chunk.doc_id == top_doc),
+        ]
+
+    return evidence
+
+
 def passage_rows(
     question: Question, hits: Sequence[Hit], members: Sequence[Sequence[int]], rows: np.ndarray
 ) -> np.ndarray:
     """One row of PASSAGE_FEATURES per hit, from the sentence `rows` (see `feature_rows`);
     `members[i]` lists the rows of hit i's sentences. A hit without sentences gets zeros
     for them."""
-    dense = [h.dense_score or 0.0 for h in hits]
-    dense_top = max(dense, default=0.0)
-    keyword_top = max((h.keyword_score for h in hits), default=0.0)
-    top_doc = hits[0].chunk.doc_id if hits else ""
+    evidence = _retrieval_evidence(hits)
     kind = [float(question.kind == k) for k in KINDS]
     best_hand = [
         max((rows[j, _COLUMN["hand_score"]] for j in member), default=0.0) for member in members
     ]
     out = []
-    for hit, member, cosine, hand in zip(hits, members, dense, best_hand, strict=True):
+    for hit, member, hand in zip(hits, members, best_hand, strict=True):
         own = rows[list(member)] if member else np.zeros((1, len(FEATURES)))
         passes = own[:, [_COLUMN[n] for n in PASSAGE_MIN]].max(axis=1) == 0
         out.append(
             [
-                1.0 / math.sqrt(hit.rank),
-                cosine,
-                dense_top,
-                dense_top - cosine,
-                hit.keyword_score / keyword_top if keyword_top > 0 else 0.0,
-                math.log1p(keyword_top),
-                float(hit.chunk.doc_id == top_doc),
+                *evidence(hit),
                 math.log1p(len(hit.chunk.text)),
                 float(len(member)),
                 float(bool(member) and passes.any()),
@@ -135,17 +146,13 @@ def feature_rows(
 ) -> np.ndarray:
     """One row of FEATURES per candidate of `top` (the best-scored sentences, in order),
     given each one's `Checks` flags."""
-    dense = [h.dense_score or 0.0 for h in hits]
-    dense_top = max(dense, default=0.0)
-    keyword_top = max((h.keyword_score for h in hits), default=0.0)
-    top_doc = hits[0].chunk.doc_id if hits else ""
+    evidence = _retrieval_evidence(hits)
     question_grams = char_bigrams(" ".join(question.terms))
     kind = [float(question.kind == k) for k in KINDS]
     best = top[0].score if top else 0.0
     rows = []
     for i, (c, checked) in enumerate(zip(top, flags, strict=True)):
         following = top[i + 1].score if i + 1 < len(top) else 0.0
-        cosine = c.hit.dense_score or 0.0
         shared = (
             len(question_grams & c.sentence.bigrams) / len(question_grams)
             if question_grams
@@ -165,13 +172,7 @@ def feature_rows(
                 float(checked.value_missing),
                 float(checked.person_missing),
                 float(checked.focus_missing),
-                1.0 / math.sqrt(c.hit.rank),
-                cosine,
-                dense_top,
-                dense_top - cosine,
-                c.hit.keyword_score / keyword_top if keyword_top > 0 else 0.0,
-                math.log1p(keyword_top),
-                float(c.chunk.doc_id == top_doc),
+                *evidence(c.hit),
                 shared,
                 slot_alignment(question.slot, c.sentence.norm),
                 math.log1p(len(c.sentence.norm)),
