@@ -214,6 +214,15 @@ def _with_environment(settings: Settings, data: dict[str, Any]) -> Settings:
         embedding = replace(embedding, cache_dir=Path(cache).expanduser())
     if os.environ.get(OFFLINE_ENV, "").lower() in {"1", "true", "yes", "on"}:
         embedding = replace(embedding, offline=True)
+    endpoint = embedding.endpoint
+    if endpoint.url:
+        if not endpoint.url.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"Config key 'embedding.endpoint.url' must start with http:// or https://, "
+                f"not {endpoint.url!r} (the server's base URL, e.g. http://127.0.0.1:8080/v1)."
+            )
+        key = os.environ.get(endpoint.api_key_env, "").strip()
+        embedding = replace(embedding, endpoint=replace(endpoint, api_key=key))
     return replace(settings, embedding=embedding)
 
 
@@ -262,7 +271,9 @@ def _build(cls: type, data: Any, prefix: str, base_dir: Path) -> Any:
     if not isinstance(data, dict):
         raise ConfigError(f"'{prefix.rstrip('.') or 'config'}' must be a mapping.")
     hints = typing.get_type_hints(cls)
-    known = {f.name: f for f in fields(cls) if f.name != "config_path"}
+    known = {
+        f.name: f for f in fields(cls) if f.name != "config_path" and not f.metadata.get("secret")
+    }
     for key in data:
         if key not in known:
             close = difflib.get_close_matches(str(key), known, n=1)

@@ -34,7 +34,6 @@ from index.structure import parse_documents
 from index.textnorm import tokenize
 
 ProgressFn = Callable[[str], None]
-EMBED_BATCH = 128  # texts per progress step; the model batches further inside
 
 
 @dataclass
@@ -140,8 +139,9 @@ def _load_previous(
     try:
         generation = live_generation(index_dir)
         manifest = Manifest.load(generation)
+        spec = embedder.spec
         manifest.check_model(
-            embedder.name, embedder.spec.query_prompt, embedder.spec.passage_prompt
+            embedder.name, spec.query_prompt, spec.passage_prompt, embedder.backend
         )
         if manifest.chunker != asdict(chunker):
             return None, "分块设置已更改，已全部重新分块。"
@@ -247,9 +247,9 @@ def _embed(
     show_progress: bool,
     report: ProgressFn,
 ) -> np.ndarray:
-    """Vectors for all chunks: reused by identical search text, computed for the rest."""
-    from tqdm import tqdm
-
+    """Vectors for all chunks: reused by identical search text, computed for the rest.
+    The new texts go to the embedder in one call, which sorts them all by length, so
+    batches carry little padding."""
     reuse = previous.vectors_by_text if previous else {}
     todo = [i for i, c in enumerate(chunks) if c.search_text not in reuse]
     summary.embedded, summary.reused = len(todo), len(chunks) - len(todo)
@@ -257,12 +257,16 @@ def _embed(
     for i, chunk in enumerate(chunks):
         if chunk.search_text in reuse:
             vectors[i] = reuse[chunk.search_text]
-    with tqdm(total=len(todo), desc="嵌入向量", unit="chunk", disable=not show_progress) as bar:
-        for start in range(0, len(todo), EMBED_BATCH):
-            batch = todo[start : start + EMBED_BATCH]
-            vectors[batch] = embedder.encode([chunks[i].search_text for i in batch], "passage")
-            bar.update(len(batch))
-            report(f"嵌入 {start + len(batch)}/{len(todo)}")
+    done = 0
+
+    def on_batch(count: int) -> None:
+        nonlocal done
+        done += count
+        report(f"嵌入 {done}/{len(todo)}")
+
+    if todo:
+        texts = [chunks[i].search_text for i in todo]
+        vectors[todo] = embedder.encode(texts, "passage", progress=show_progress, on_batch=on_batch)
     return vectors
 
 
@@ -305,4 +309,5 @@ def _manifest(
         skipped=dict(summary.skipped),
         refused=dict(scan.refused),
         limits=limits.to_dict(),
+        backend=embedder.backend,
     )

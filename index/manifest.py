@@ -37,6 +37,9 @@ class Manifest:
     skipped: dict[str, str] = field(default_factory=dict)  # source path -> reason
     refused: dict[str, str] = field(default_factory=dict)  # of those, the files never read
     limits: dict[str, float] = field(default_factory=dict)  # IngestLimits the files met
+    # What computed the vectors (index.embeddings.resolve_backend); indexes from before
+    # backends existed were all made by torch in float32.
+    backend: str = "torch-fp32"
 
     def save(self, directory: Path) -> None:
         text = json.dumps(asdict(self), ensure_ascii=False, indent=2)
@@ -59,8 +62,14 @@ class Manifest:
             )
         return manifest
 
-    def check_model(self, model: str, query_prompt: str, passage_prompt: str) -> None:
-        """Refuse to search vectors made by another model or with other prompts."""
+    def check_model(self, model: str, query_prompt: str, passage_prompt: str, backend: str) -> None:
+        """Refuse to search vectors made by another model, backend or with other prompts."""
+        if backend != self.backend:
+            raise IndexMismatch(
+                f"索引的向量由 {self.backend} 计算，当前配置为 {backend}。The index's vectors "
+                f"were made by the {self.backend} backend and queries would be embedded by "
+                f"{backend}: set `embedding.backend` to match, or {REBUILD_HINT}"
+            )
         if (self.model, self.query_prompt, self.passage_prompt) != (
             model,
             query_prompt,

@@ -53,7 +53,7 @@ def open_index(index_dir: Path, embedder: Embedder) -> LoadedIndex:
     generation = live_generation(index_dir)
     manifest = Manifest.load(generation)
     spec = embedder.spec
-    manifest.check_model(embedder.name, spec.query_prompt, spec.passage_prompt)
+    manifest.check_model(embedder.name, spec.query_prompt, spec.passage_prompt, embedder.backend)
     dense = DenseIndex.load(generation)
     manifest.check_dimension(dense.dimension)
     chunks, tokens = read_chunks(generation)

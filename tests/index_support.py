@@ -20,14 +20,17 @@ class FakeEmbedder:
 
     dim = 64
 
-    def __init__(self, model: str = "fake-model") -> None:
+    def __init__(self, model: str = "fake-model", backend: str = "fake-fp32") -> None:
         self.spec = FakeSpec(model=model)
         self.name = model
+        self.backend = backend
         self.embedded: list[str] = []
 
-    def encode(self, texts: list[str], kind: str, progress: bool = False) -> np.ndarray:
+    def encode(self, texts: list[str], kind: str, progress=False, on_batch=None) -> np.ndarray:
         if kind == "passage":
             self.embedded.extend(texts)
+        if on_batch:
+            on_batch(len(texts))
         vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
         for row, text in enumerate(texts):
             for char in text:

@@ -92,7 +92,7 @@ def test_crash_mid_build_keeps_previous_index_usable(corpus, tmp_path):
     before = live_generation(tmp_path / "idx")
 
     class Exploding(FakeEmbedder):
-        def encode(self, texts, kind, progress=False):
+        def encode(self, texts, kind, progress=False, on_batch=None):
             raise KeyboardInterrupt  # as if the user pressed Ctrl-C while embedding
 
     (corpus / "more.txt").write_text("新增的文件内容，需要嵌入。", encoding="utf-8")
@@ -147,3 +147,19 @@ def test_index_with_another_model_is_rebuilt_by_index_command(corpus, tmp_path):
     summary = build(corpus, tmp_path / "idx", other)
     assert summary.embedded == summary.chunks and summary.notice
     assert open_index(tmp_path / "idx", other).manifest.model == "other-model"
+
+
+def test_index_from_another_backend_is_refused_and_rebuilt(corpus, tmp_path):
+    build(corpus, tmp_path / "idx", FakeEmbedder())
+    int8 = FakeEmbedder(backend="fake-int8")
+    with pytest.raises(IndexMismatch, match=r"fake-fp32.*embedding\.backend.*--rebuild"):
+        open_index(tmp_path / "idx", int8)
+    summary = build(corpus, tmp_path / "idx", int8)
+    assert summary.embedded == summary.chunks and summary.notice
+    assert open_index(tmp_path / "idx", int8).manifest.backend == "fake-int8"
+
+
+def test_progress_reports_every_embedded_chunk(corpus, tmp_path):
+    messages: list[str] = []
+    summary = build(corpus, tmp_path / "idx", FakeEmbedder(), on_progress=messages.append)
+    assert f"嵌入 {summary.embedded}/{summary.embedded}" in messages
