@@ -4,7 +4,7 @@ Prints context-level R@1, R@5 and MRR@10 for BM25-only, dense-only and hybrid in
 index build throughput, query latency and the peak RSS of `zonebot search`; then, over
 corpus/ + policy_docs, whether each answerable dev question's evidence is in a top-5 chunk.
 
-    python bench/retrieval.py [--rebuild] [--limit N] [--json]
+    python bench/retrieval.py [--rebuild] [--limit N] [--backend B] [--json]
 """
 
 from __future__ import annotations
@@ -80,7 +80,9 @@ def cmrc_report(args: argparse.Namespace) -> dict:
     questions = write_cmrc_corpus(WORK / "cmrc_corpus")
     if args.limit:
         questions = questions[: args.limit]
-    settings = bench_settings("cmrc_index", [WORK / "cmrc_corpus"])
+    backend = {"embedding": {"backend": args.backend}} if args.backend else {}
+    name = f"cmrc_index_{args.backend}" if args.backend else "cmrc_index"
+    settings = bench_settings(name, [WORK / "cmrc_corpus"], **backend)
     embedder = make_embedder(settings)
     summary = run_index(settings, rebuild=args.rebuild, embedder=embedder, show_progress=True)
     retriever = open_retriever(settings, embedder)
@@ -92,7 +94,10 @@ def cmrc_report(args: argparse.Namespace) -> dict:
         scores |= {"p50_ms": percentile(latencies, 50), "p95_ms": percentile(latencies, 95)}
         result[mode] = scores
         rows.append([mode, *scores.values()])
-    print(f"\nCMRC 2018 dev: {len(questions)} questions over {summary.chunks} chunks")
+    print(
+        f"\nCMRC 2018 dev: {len(questions)} questions over {summary.chunks} chunks "
+        f"(embedding backend {embedder.backend})"
+    )
     print_table(["mode", "R@1", "R@5", "MRR@10", "p50 ms", "p95 ms"], rows)
     if summary.embedded:
         rate = summary.embedded / summary.seconds
@@ -149,11 +154,16 @@ def main() -> None:
     parser.add_argument("--rebuild", action="store_true", help="rebuild the CMRC index (timed)")
     parser.add_argument("--limit", type=int, default=0, help="only the first N CMRC questions")
     parser.add_argument("--skip-cmrc", action="store_true", help="only the dev-file check")
+    parser.add_argument("--skip-dev", action="store_true", help="only the CMRC benchmark")
+    parser.add_argument(
+        "--backend", choices=["torch", "torch-bf16", "onnx-int8"], help="embedding.backend"
+    )
     parser.add_argument("--json", action="store_true", help="also print all numbers as JSON")
     args = parser.parse_args()
     require_shared()
     result = {} if args.skip_cmrc else {"cmrc": cmrc_report(args)}
-    result["dev"] = dev_report()
+    if not args.skip_dev:
+        result["dev"] = dev_report()
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
 

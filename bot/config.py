@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
 from index.chunking import ChunkerSettings
+from index.dense import DenseSettings
 from index.embeddings import EmbeddingSpec
 from index.errors import ZonebotError
 from index.ingest import IngestLimits
@@ -57,6 +58,7 @@ class CorpusSettings(IngestLimits):
 @dataclass(frozen=True)
 class IndexSettings:
     dir: Path = Path("data/index")
+    dense: DenseSettings = field(default_factory=DenseSettings)
 
 
 @dataclass(frozen=True)

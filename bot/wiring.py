@@ -46,6 +46,7 @@ def run_index(
         base_dir=base_dir(settings),
         show_progress=show_progress,
         on_progress=on_progress,
+        dense=settings.index.dense,
     )
 
 
@@ -58,7 +59,8 @@ def corpus_warning(settings: Settings) -> str | None:
 def open_retriever(settings: Settings, embedder: Embedder | None = None) -> HybridRetriever:
     """Load the live index and a retriever over it (loads the model)."""
     embedder = embedder or make_embedder(settings)
-    return HybridRetriever(open_index(settings.index.dir, embedder), embedder, settings.retrieval)
+    index = open_index(settings.index.dir, embedder, settings.index.dense)
+    return HybridRetriever(index, embedder, settings.retrieval)
 
 
 def build_engine(

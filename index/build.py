@@ -20,7 +20,7 @@ import numpy as np
 from index.chunk_store import read_chunks, write_chunks
 from index.chunking import ChunkerSettings, chunk_document
 from index.corpus import CorpusScan, scan_corpus
-from index.dense import DenseIndex
+from index.dense import DenseIndex, DenseSettings
 from index.documents import Chunk
 from index.embeddings import Embedder
 from index.errors import EmptyCorpus, IndexNotFound, ZonebotError
@@ -87,6 +87,7 @@ def build_index(
     base_dir: Path | None = None,
     show_progress: bool = False,
     on_progress: ProgressFn | None = None,
+    dense: DenseSettings | None = None,
 ) -> BuildSummary:
     """Index the files under `paths` into `index_dir`; return what was done.
 
@@ -120,7 +121,7 @@ def build_index(
         vectors = _embed(chunks, previous, embedder, summary, show_progress, report)
         with new_generation(index_dir, _needed_bytes(chunks, tokens, vectors)) as directory:
             write_chunks(directory, chunks, tokens)
-            DenseIndex.from_vectors(vectors).save(directory)
+            DenseIndex.from_vectors(vectors, dense).save(directory)
             summary.chunks = len(chunks)
             summary.documents = len({c.doc_id for c in chunks})
             summary.seconds = round(time.perf_counter() - started, 2)

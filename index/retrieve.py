@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
-from index.chunk_store import read_chunks
-from index.dense import DenseIndex
+from index.chunk_store import ChunkStore
+from index.dense import DenseIndex, DenseSettings
 from index.documents import Chunk, Hit
 from index.embeddings import Embedder
 from index.errors import BadQuery
@@ -39,26 +40,29 @@ class RetrievalSettings:
 
 @dataclass
 class LoadedIndex:
-    """Everything of one index generation, in memory."""
+    """One index generation: vectors and BM25 in memory, chunks (a `ChunkStore` when
+    opened from disk) read when a hit needs them."""
 
     manifest: Manifest
-    chunks: list[Chunk]
+    chunks: Sequence[Chunk]
     dense: DenseIndex
     keyword: KeywordIndex
 
 
-def open_index(index_dir: Path, embedder: Embedder) -> LoadedIndex:
-    """Load the live index and check it was built with this embedder (model, prompts, size)
-    and that its chunks, vectors and manifest agree."""
+def open_index(
+    index_dir: Path, embedder: Embedder, dense_settings: DenseSettings | None = None
+) -> LoadedIndex:
+    """Load the live index and check it was built with this embedder (model, backend,
+    prompts, size) and that its chunks, vectors and manifest agree."""
     generation = live_generation(index_dir)
     manifest = Manifest.load(generation)
     spec = embedder.spec
     manifest.check_model(embedder.name, spec.query_prompt, spec.passage_prompt, embedder.backend)
-    dense = DenseIndex.load(generation)
+    dense = DenseIndex.load(generation, dense_settings or DenseSettings())
     manifest.check_dimension(dense.dimension)
-    chunks, tokens = read_chunks(generation)
+    chunks = ChunkStore(generation)
     manifest.check_counts(len(chunks), len(dense), generation)
-    return LoadedIndex(manifest, chunks, dense, KeywordIndex(tokens))
+    return LoadedIndex(manifest, chunks, dense, KeywordIndex(chunks.tokens()))
 
 
 def validate_query(query: str, limit: int) -> str:
