@@ -326,6 +326,10 @@ def test_transformers_loads_the_converted_tokenizer_as_is(model_dir, e5c_tokeniz
 
 # --------------------------------------------------------------------------- contract
 
+# How far a text's vector may move with the batch it is embedded in: bf16 products (the
+# default backend on CPUs with AMX/AVX-512 BF16) round differently per batch shape.
+BATCH_TOLERANCE = 2e-3
+
 
 def test_encode_is_float32_unit_norm_and_ordered(embedder):
     texts = [SENTENCES[10], SENTENCES[0], "短句", SENTENCES[3]]  # unsorted lengths
@@ -333,7 +337,7 @@ def test_encode_is_float32_unit_norm_and_ordered(embedder):
     assert batch.dtype == np.float32 and batch.shape == (4, 384)
     np.testing.assert_allclose(np.linalg.norm(batch, axis=1), 1.0, atol=1e-5)
     one_by_one = np.vstack([embedder.encode([t], "passage") for t in texts])
-    np.testing.assert_allclose(batch, one_by_one, atol=1e-5)
+    np.testing.assert_allclose(batch, one_by_one, atol=BATCH_TOLERANCE)
 
 
 def test_query_and_passage_prompts_differ(embedder):
@@ -346,7 +350,8 @@ def test_concurrent_queries_share_a_pass_and_match_encode(embedder):
     texts = SENTENCES[:12]
     with ThreadPoolExecutor(max_workers=len(texts)) as pool:
         vectors = list(pool.map(embedder.embed_query, texts))
-    np.testing.assert_allclose(np.vstack(vectors), embedder.encode(texts, "query"), atol=1e-5)
+    expected = embedder.encode(texts, "query")
+    np.testing.assert_allclose(np.vstack(vectors), expected, atol=BATCH_TOLERANCE)
 
 
 def test_empty_list_gives_zero_rows(embedder):
