@@ -115,3 +115,25 @@ def test_missing_onnxruntime_says_what_to_do(tmp_path, monkeypatch):
 
     with pytest.raises(ModelUnavailable, match="onnxruntime"):
         onnx_int8_folder(tmp_path / "model", tmp_path / "cache")
+
+
+def test_an_index_from_before_backends_counts_as_float32_torch(tmp_path):
+    from index.manifest import FORMAT_VERSION, MANIFEST_NAME, Manifest
+
+    old = {
+        "format_version": FORMAT_VERSION,
+        "model": "m",
+        "dimension": 3,
+        "query_prompt": "q",
+        "passage_prompt": "p",
+        "chunker": {},
+        "files": {},
+        "documents": [],
+        "chunk_count": 0,
+        "built_at": "2026-01-01T00:00:00Z",
+        "build_seconds": 1.0,
+    }
+    (tmp_path / MANIFEST_NAME).write_text(json.dumps(old))
+    manifest = Manifest.load(tmp_path)
+    assert manifest.backend == "torch-fp32"
+    manifest.check_model("m", "q", "p", "torch-fp32")
