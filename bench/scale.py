@@ -65,18 +65,26 @@ def measured(task: str, **params) -> dict:
 # ----------------------------------------------------------------------------- children
 
 
-def _settings(index_dir: str, corpus: list[str], backend: str | None = None):
+def _settings(index_dir: str, backend: str | None = None):
+    """Settings of a level's index; its corpus paths are listed in `<index_dir>.files`
+    (thousands of paths are too long for one command-line argument)."""
     from bench.common import bench_settings
 
     overrides = {"embedding": {"backend": backend}} if backend else {}
     name = Path(index_dir).relative_to(WORK).as_posix()
+    corpus = Path(f"{index_dir}.files").read_text(encoding="utf-8").splitlines()
     return bench_settings(name, [Path(p) for p in corpus], **overrides)
 
 
-def child_build(index_dir: str, corpus: list[str], backend: str | None = None) -> dict:
+def _write_corpus(index_dir: Path, corpus: list[Path]) -> None:
+    index_dir.parent.mkdir(parents=True, exist_ok=True)
+    Path(f"{index_dir}.files").write_text("\n".join(map(str, corpus)) + "\n", encoding="utf-8")
+
+
+def child_build(index_dir: str, backend: str | None = None) -> dict:
     from bot.wiring import run_index
 
-    settings = _settings(index_dir, corpus, backend)
+    settings = _settings(index_dir, backend)
     started = time.perf_counter()
     summary = run_index(settings, rebuild=True, show_progress=True)
     seconds = time.perf_counter() - started
@@ -104,10 +112,10 @@ def child_plain(index_dir: str) -> dict:
     return {"chunks": len(texts), "seconds": seconds, "chunks_per_s": len(texts) / seconds}
 
 
-def child_serve(index_dir: str, corpus: list[str], questions: int) -> dict:
+def child_serve(index_dir: str, questions: int) -> dict:
     from bot.wiring import build_engine
 
-    settings = _settings(index_dir, corpus)
+    settings = _settings(index_dir)
     started = time.perf_counter()
     engine = build_engine(settings)
     engine.warm_up()
@@ -132,7 +140,7 @@ def child_serve(index_dir: str, corpus: list[str], questions: int) -> dict:
     }
 
 
-def child_recall(index_dir: str, corpus: list[str], questions: int) -> dict:
+def child_recall(index_dir: str, questions: int) -> dict:
     """HNSW (default settings) against exact search over the same vectors."""
     import numpy as np
 
@@ -140,7 +148,7 @@ def child_recall(index_dir: str, corpus: list[str], questions: int) -> dict:
     from index.dense import DenseIndex, DenseSettings
     from index.generations import live_generation
 
-    settings = _settings(index_dir, corpus)
+    settings = _settings(index_dir)
     vectors = DenseIndex.load(live_generation(Path(index_dir))).vectors()
     flat = DenseIndex.from_vectors(vectors, DenseSettings(kind="flat"))
     started = time.perf_counter()
@@ -198,11 +206,11 @@ def law_library_subset(chunks: int | None) -> list[Path]:
 
 
 def throughput(args: argparse.Namespace) -> dict:
-    corpus = [str(args.corpus)]
     rows, results = [], {}
     for backend in args.backends:
         index_dir = WORK / "scale" / f"throughput-{backend}"
-        results[backend] = measured("build", index_dir=index_dir, corpus=corpus, backend=backend)
+        _write_corpus(index_dir, [args.corpus])
+        results[backend] = measured("build", index_dir=index_dir, backend=backend)
     plain = measured("plain", index_dir=WORK / "scale" / f"throughput-{args.backends[0]}")
     for backend, built in results.items():
         ratio = built["chunks_per_s"] / plain["chunks_per_s"]
@@ -227,12 +235,12 @@ def serve(args: argparse.Namespace) -> dict:
     for level in args.levels:
         files = law_library_subset(None if level == "all" else int(level))
         index_dir = WORK / "scale" / f"law-{level}"
-        corpus = [str(p) for p in files]
-        built = measured("build", index_dir=index_dir, corpus=corpus, backend=args.backend)
+        _write_corpus(index_dir, files)
+        built = measured("build", index_dir=index_dir, backend=args.backend)
         chars = sum(len(p.read_text(encoding="utf-8")) for p in files)
         built["whole_library_minutes"] = built["seconds"] * total_chars / chars / 60
-        served = measured("serve", index_dir=index_dir, corpus=corpus, questions=args.questions)
-        recall = measured("recall", index_dir=index_dir, corpus=corpus, questions=args.questions)
+        served = measured("serve", index_dir=index_dir, questions=args.questions)
+        recall = measured("recall", index_dir=index_dir, questions=args.questions)
         results[level] = {"build": built, "serve": served, "recall": recall}
         rows.append(
             [level, len(files), built["chunks"], f"{built['chunks_per_s']:.1f}",
