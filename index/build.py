@@ -9,6 +9,8 @@ No single file can stop a build: each is hashed and parsed under the limits of
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -107,6 +109,7 @@ def build_index(
             return _up_to_date_summary(previous.manifest, started)
 
         summary = BuildSummary(files=len(scan.paths), notice=notice, skipped=dict(scan.refused))
+        _load_model_meanwhile(embedder)
         chunks, tokens = _chunk_corpus(
             scan, previous, chunker, limits, loader, summary, show_progress
         )
@@ -128,6 +131,17 @@ def build_index(
             _manifest(embedder, chunker, limits, scan, chunks, vectors, summary).save(directory)
     report(f"索引完成：{summary.chunks} 个片段，用时 {summary.seconds} 秒")
     return summary
+
+
+def _load_model_meanwhile(embedder: Embedder) -> None:
+    """Load the model on the other core while this one parses and tokenises (imports
+    and weights take seconds). A failure is raised again by the first embedding call."""
+
+    def load() -> None:
+        with contextlib.suppress(Exception):
+            _ = embedder.dim
+
+    threading.Thread(target=load, name="model-load", daemon=True).start()
 
 
 def _load_previous(
