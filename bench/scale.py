@@ -2,7 +2,7 @@
 100k+ chunks of ../shared/bench/law_library.
 
     python bench/scale.py throughput [--corpus DIR] [--backends torch torch-bf16 onnx-int8]
-    python bench/scale.py serve [--levels 2000 20000 all] [--backend B] [--questions N]
+    python bench/scale.py serve [--levels 2000 20000 all] [--backend B] [--questions N] [--reuse]
 
 `throughput`: for each backend a whole `zonebot index --rebuild` of the corpus (default
 policy_docs, the 17 statutes), in its own process: chunks/s of the whole build (model
@@ -93,6 +93,20 @@ def child_build(index_dir: str, backend: str | None = None) -> dict:
         "files": summary.files,
         "seconds": seconds,
         "chunks_per_s": summary.chunks / seconds,
+    }
+
+
+def child_built(index_dir: str) -> dict:
+    """What an earlier build of this level recorded (`serve --reuse`); no peak RSS."""
+    from index.generations import live_generation
+    from index.manifest import Manifest
+
+    manifest = Manifest.load(live_generation(Path(index_dir)))
+    return {
+        "chunks": manifest.chunk_count,
+        "files": len(manifest.files),
+        "seconds": manifest.build_seconds,
+        "chunks_per_s": manifest.chunk_count / manifest.build_seconds,
     }
 
 
@@ -236,7 +250,10 @@ def serve(args: argparse.Namespace) -> dict:
         files = law_library_subset(None if level == "all" else int(level))
         index_dir = WORK / "scale" / f"law-{level}"
         _write_corpus(index_dir, files)
-        built = measured("build", index_dir=index_dir, backend=args.backend)
+        if args.reuse and (index_dir / "CURRENT").is_file():
+            built = measured("built", index_dir=index_dir)
+        else:
+            built = measured("build", index_dir=index_dir, backend=args.backend)
         chars = sum(len(p.read_text(encoding="utf-8")) for p in files)
         built["whole_library_minutes"] = built["seconds"] * total_chars / chars / 60
         served = measured("serve", index_dir=index_dir, questions=args.questions)
@@ -280,6 +297,9 @@ def main() -> None:
     scale.add_argument("--levels", nargs="+", default=["2000", "20000", "all"])
     scale.add_argument("--backend", choices=BACKENDS, help="embedding.backend (default: auto)")
     scale.add_argument("--questions", type=int, default=300, help="library questions asked")
+    scale.add_argument(
+        "--reuse", action="store_true", help="serve a level's existing index (its recorded build)"
+    )
     parser.add_argument("--json", action="store_true", help="also print all numbers as JSON")
     args = parser.parse_args()
     require_shared()
