@@ -188,6 +188,7 @@ def child_recall(index_dir: str, questions: int) -> dict:
 
 CHILDREN = {
     "build": child_build,
+    "built": child_built,
     "plain": child_plain,
     "serve": child_serve,
     "recall": child_recall,

@@ -97,7 +97,7 @@ def test_hnsw_finds_what_flat_search_finds(tmp_path):
     vectors, queries = _unit_vectors(8000), _unit_vectors(200, seed=1)
     flat = DenseIndex.from_vectors(vectors, DenseSettings(kind="flat"))
     DenseIndex.from_vectors(vectors, DenseSettings(kind="hnsw")).save(tmp_path)
-    hnsw = DenseIndex.load(tmp_path, DenseSettings(ef_search=128))
+    hnsw = DenseIndex.load(tmp_path, DenseSettings())
     assert hnsw.kind == "hnsw" and len(hnsw) == len(vectors)
     found = [
         len({i for i, _ in flat.search(q, 10)} & {i for i, _ in hnsw.search(q, 10)}) / 10
