@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import numpy as np
 
@@ -208,13 +209,13 @@ class Judgement:
     rows: np.ndarray  # the passages' features
     probabilities: list[float]
 
-    @property
+    @cached_property
     def order(self) -> list[int]:
         """Passages with sentences, most likely to answer first."""
         ranked = [i for i, lead in enumerate(self.leads) if lead is not None]
         return sorted(ranked, key=lambda i: -self.probabilities[i])
 
-    @property
+    @cached_property
     def chosen(self) -> int | None:
         """The most likely passage that may answer."""
         return next((i for i in self.order if self.answerable[i]), None)

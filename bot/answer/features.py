@@ -86,6 +86,8 @@ PASSAGE_FEATURES = (
     *(f"kind_{kind}" for kind in KINDS),
 )
 _COLUMN = {name: i for i, name in enumerate(FEATURES)}
+_MAX_COLUMNS = [_COLUMN[name] for name in PASSAGE_MAX]
+_MIN_COLUMNS = [_COLUMN[name] for name in PASSAGE_MIN]
 
 
 def _retrieval_evidence(hits: Sequence[Hit]) -> Callable[[Hit], list[float]]:
@@ -120,19 +122,20 @@ def passage_rows(
     best_hand = [
         max((rows[j, _COLUMN["hand_score"]] for j in member), default=0.0) for member in members
     ]
+    top_hand = max(best_hand, default=0.0)
     out = []
     for hit, member, hand in zip(hits, members, best_hand, strict=True):
         own = rows[list(member)] if member else np.zeros((1, len(FEATURES)))
-        passes = own[:, [_COLUMN[n] for n in PASSAGE_MIN]].max(axis=1) == 0
+        missing = own[:, _MIN_COLUMNS]  # a sentence passes when none of its checks fails
         out.append(
             [
                 *evidence(hit),
                 math.log1p(len(hit.chunk.text)),
                 float(len(member)),
-                float(bool(member) and passes.any()),
-                float(hand >= max(best_hand)),
-                *own[:, [_COLUMN[n] for n in PASSAGE_MAX]].max(axis=0),
-                *own[:, [_COLUMN[n] for n in PASSAGE_MIN]].min(axis=0),
+                float(bool(member) and (missing.max(axis=1) == 0).any()),
+                float(hand >= top_hand),
+                *own[:, _MAX_COLUMNS].max(axis=0),
+                *missing.min(axis=0),
                 math.log1p(len(question.search)),
                 float(len(question.terms)),
                 *kind,
