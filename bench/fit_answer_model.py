@@ -260,14 +260,14 @@ def related_sweep(
     noise."""
     off_topic = [s for s in cmrc if s.example.off_topic]
     answerable = [s for s in pool if s.example.answerable]
-    rows, chosen = [], t
-    for r in sorted((r for r in THRESHOLDS if r <= t), reverse=True):
+    rows, chosen = [], None
+    for r in (r for r in THRESHOLDS if r <= t):
         shown = sum(related_shown(s, t, r) for s in off_topic) / len(off_topic)
-        if shown <= OFF_TOPIC_RELATED:
+        if chosen is None and shown <= OFF_TOPIC_RELATED:
             chosen = float(r)
         right = sum(related_shown(s, t, r) and s.related_right for s in answerable)
         rows.append([float(r), right / len(answerable), shown])
-    return chosen, rows[::-1]
+    return (t if chosen is None else chosen), rows
 
 
 def calibration(scored: list[Scored]) -> list[list[object]]:
