@@ -108,7 +108,7 @@ SCANS = [
     ),
 ]
 BLURS = (0.6, 2.5, 3.0, 3.5, 3.8, 4.0)
-SHARED = Path(os.environ.get("ZONEBOT_SHARED", common.SHARED))
+SHARED = common.SHARED  # honours $ZONEBOT_SHARED
 UPLOAD_QUESTION = ("海关总署应当实行什么制度?", "海关关长定期交流制度")
 OTHER_QUESTIONS = [
     "营口片区去年规模以上工业总产值是多少?",
