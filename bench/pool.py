@@ -14,9 +14,12 @@ measured at the first milestone and informed keeping the learned decision; `held
 was measured once for the passage decision; both count as training data since.
 `heldout3` (written afterwards by new helpers: 110 questions over `corpus/` and eight of
 the `policy_docs`, 80 over 12 library documents no earlier question is about) is the
-frozen, unmeasured held-out set now.
+frozen held-out set of the next milestone; `heldout4` (110 over `corpus/` and all 17
+`policy_docs`, 84 over 12 more library documents no earlier question is about) the one
+after it, unmeasured.
 
-    python bench/pool.py [--part train|heldout|both] [--corpus policy|library|both] [--failures]
+    python bench/pool.py [--part train|heldout|both|heldout2|heldout3|heldout4]
+                         [--corpus policy|library|both] [--failures]
 """
 
 from __future__ import annotations
@@ -100,9 +103,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
         "--part",
-        choices=("train", "heldout", "both", "heldout2", "heldout3"),
+        choices=("train", "heldout", "both", "heldout2", "heldout3", "heldout4"),
         default="train",
-        help="heldout3: the frozen held-out pool, for the next milestone only",
+        help="heldout3, heldout4: the frozen held-out pools, for milestones only",
     )
     parser.add_argument("--corpus", choices=("policy", "library", "both"), default="both")
     parser.add_argument("--failures", action="store_true", help="list the failing questions")
