@@ -5,8 +5,8 @@ sections (embedding, chunking, retrieval, the corpus limits) are the index packa
 settings types, so the index never imports this module; fields marked with the metadata
 `{"positive": True}` must be greater than 0. The environment is read here too: the config
 path ($ZONEBOT_CONFIG), the model cache ($ZONEBOT_CACHE_DIR), offline mode
-($HF_HUB_OFFLINE) and the secrets (bot token, webhook secret, LLM API key), which are
-never in the file.
+($HF_HUB_OFFLINE) and the secrets (bot token, webhook secret, LLM API key, the question
+log's PostgreSQL password), which are never in the file.
 
 A config file holds only the keys it overrides; every other key takes the default
 declared on the dataclasses below, which are therefore the reference for all options.
@@ -22,6 +22,7 @@ import typing
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
+from urllib.parse import urlsplit
 
 from index.chunking import ChunkerSettings
 from index.dense import DenseSettings
@@ -34,6 +35,8 @@ DEFAULT_CONFIG = Path("config.yaml")
 CONFIG_ENV = "ZONEBOT_CONFIG"
 CACHE_ENV = "ZONEBOT_CACHE_DIR"
 OFFLINE_ENV = "HF_HUB_OFFLINE"
+SQLITE_STORE = "sqlite"  # telegram.store: the question log in a file in data_dir
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
 SIGNED = {"signed": True}  # field metadata: negative numbers allowed (Telegram group ids)
@@ -134,6 +137,11 @@ class TelegramSettings:
     # Where documents admins send to the bot are saved; must be one of corpus.paths (so
     # they are indexed). None: adding documents through the bot is off.
     upload_dir: Path | None = None
+    # The question log, votes and 📄 passages: "sqlite" (a file in data_dir), or a
+    # postgresql://user@host:port/dbname URL that several bot replicas share. Its password
+    # comes from $<store_password_env> (or ~/.pgpass), never from this file.
+    store: str = SQLITE_STORE
+    store_password_env: str = "PGPASSWORD"
 
 
 @dataclass(frozen=True)
@@ -188,6 +196,7 @@ def settings_from_dict(data: dict[str, Any], base_dir: Path) -> Settings:
     """Build settings from a dict (tests and tools), with the same validation as a file."""
     settings = _with_environment(_build(Settings, data, prefix="", base_dir=base_dir), data)
     _check_upload_dir(settings)
+    _check_store(settings.telegram.store)
     return settings
 
 
@@ -205,6 +214,45 @@ def _check_upload_dir(settings: Settings) -> None:
         )
     if upload_dir.exists() and not upload_dir.is_dir():
         raise ConfigError(f"telegram.upload_dir ({upload_dir}) is a file, not a folder.")
+
+
+def _check_store(store: str) -> None:
+    """telegram.store is "sqlite" or a PostgreSQL URL that libpq accepts, without a
+    password (secrets are never in the config file). No message repeats a password."""
+    if store == SQLITE_STORE:
+        return
+    password = urlsplit(store).password if store.startswith(POSTGRES_SCHEMES) else None
+
+    def shown(text: str) -> str:
+        return text.replace(password, "***") if password else text
+
+    if not store.startswith(POSTGRES_SCHEMES):
+        raise ConfigError(
+            f"Config key 'telegram.store' must be {SQLITE_STORE!r} or a PostgreSQL URL "
+            f"(postgresql://user@host:5432/dbname), not {store!r}."
+        )
+    try:
+        from psycopg import Error as PsycopgError
+        from psycopg.conninfo import conninfo_to_dict
+    except ImportError as exc:
+        raise ConfigError(
+            f"telegram.store is a PostgreSQL URL but psycopg cannot be loaded ({exc}): "
+            "install it with `pip install 'psycopg[binary]'` (make setup does)."
+        ) from None
+    try:
+        params = conninfo_to_dict(store)
+    except PsycopgError as exc:
+        reason = " ".join(str(exc).split())
+        raise ConfigError(
+            f"Config key 'telegram.store' is not a valid PostgreSQL URL ({shown(reason)}): "
+            f"{shown(store)}"
+        ) from None
+    if "password" in params:
+        raise ConfigError(
+            f"Config key 'telegram.store' holds a password ({shown(store)}); the config file "
+            "holds no secrets. Remove it from the URL and put it in $PGPASSWORD (or the "
+            "variable telegram.store_password_env names), or in ~/.pgpass."
+        )
 
 
 def _with_environment(settings: Settings, data: dict[str, Any]) -> Settings:
@@ -261,6 +309,11 @@ def webhook_secret(tg: TelegramSettings) -> str:
             "Telegram sends it with every update and other requests are refused."
         )
     return secret
+
+
+def store_password(tg: TelegramSettings) -> str:
+    """The PostgreSQL password from `$<store_password_env>`; "" leaves it to ~/.pgpass."""
+    return os.environ.get(tg.store_password_env, "")
 
 
 def llm_api_key(llm: LLMSettings) -> str:

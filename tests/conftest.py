@@ -55,3 +55,21 @@ def real_engine(real_settings, real_retriever):
     engine = AnswerEngine(real_retriever, real_settings)
     engine.answer("营口片区去年推出了多少项创新政策?")
     return engine
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A throwaway PostgreSQL cluster for the session (tests/pg_support.py); skips with
+    the reason where PostgreSQL or psycopg is absent."""
+    from tests.pg_support import throwaway_cluster, unavailable
+
+    if reason := unavailable():
+        pytest.skip(reason)
+    with throwaway_cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def pg_url(pg_cluster):
+    """A new empty database in the session's cluster: its postgresql:// URL."""
+    return pg_cluster.create_database()

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from bot.telegram import messages
-from bot.telegram.store import STORE_FILE, FeedbackStore
+from bot.telegram.store import STORE_FILE, FeedbackStore, StoreError, open_store
 from tests.tg_support import OUTPUT, REPORT, EngineDouble, make_reindex, running_bot
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
@@ -120,7 +120,7 @@ async def test_a_full_disk_still_answers_but_without_dead_buttons(tmp_path, capl
         store = _store(h)
 
         def disk_full(*args):
-            raise sqlite3.OperationalError("database or disk is full")
+            raise StoreError("问题日志 zonebot.sqlite3: database or disk is full")
 
         store.log_question = disk_full
         h.fake.push_text(107, 107, QUESTION)
@@ -240,26 +240,12 @@ async def test_forget_can_be_cancelled(tmp_path):
         assert db.execute("SELECT COUNT(*) FROM questions").fetchone() == (1,)
 
 
-def test_prune_deletes_old_questions_with_their_sources_and_votes(tmp_path):
-    store = FeedbackStore(tmp_path / STORE_FILE)
-    answer = EngineDouble().answer(QUESTION)
-    store.log_question("old000000000", 1, 1, answer, 5.0)
-    store.log_question("new000000000", 2, 2, answer, 5.0)
-    store.record_vote("old000000000", 3, 1)
-    with store._lock:
-        store._db.execute("UPDATE questions SET asked_at = 0 WHERE answer_id = 'old000000000'")
-    assert store.prune(0) == 0, "0 days keeps everything"
-    assert store.prune(90) == 1
-    assert store.source("old000000000", 1) is None and store.source("new000000000", 1)
-    assert store.stats().total.questions == 1 and store.stats().total.votes == 0
-    store.close()
-
-
 async def test_the_bot_prunes_at_start_up(tmp_path):
-    store = FeedbackStore(tmp_path / "data" / STORE_FILE)
+    store = open_store("sqlite", tmp_path / "data")
     store.log_question("old000000000", 1, 1, EngineDouble().answer(QUESTION), 5.0)
-    with store._lock:
-        store._db.execute("UPDATE questions SET asked_at = ?", (time.time() - 40 * 86_400,))
+    store._db.transact(
+        lambda tx: tx.execute("UPDATE questions SET asked_at = ?", (time.time() - 40 * 86_400,))
+    )
     store.close()
     async with running_bot(tmp_path, log_retention_days=30) as h:
         await h.settle()

@@ -28,7 +28,7 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from bot.config import Settings, TelegramSettings, bot_token, webhook_secret
+from bot.config import Settings, TelegramSettings, bot_token, store_password, webhook_secret
 from bot.logging_setup import RedactingFilter, event, install_redaction
 from bot.telegram.access import (
     COMMAND,
@@ -46,7 +46,7 @@ from bot.telegram.privacy import FORGET_DATA, Privacy, prune_forever
 from bot.telegram.questions import QuestionHandler
 from bot.telegram.sources import FEEDBACK_DATA, SOURCE_DATA, SourceButtons
 from bot.telegram.state import BotState, Engine, Reindex
-from bot.telegram.store import STORE_FILE, FeedbackStore
+from bot.telegram.store import open_store
 from bot.telegram.uploads import DOCUMENTS_DATA, REMOVE_DATA, IndexJob, UploadHandlers
 from bot.upload_dir import UploadDir
 from index.errors import ZonebotError
@@ -136,7 +136,7 @@ def build_application(
     """The configured Application with every handler registered; nothing is started."""
     tg = settings.telegram
     token = bot_token(tg)
-    state = BotState(engine, FeedbackStore(settings.data_dir / STORE_FILE))
+    state = BotState(engine, open_store(tg.store, settings.data_dir, store_password(tg)))
     access = AccessPolicy(tg)
     info = InfoCommands(state)
     admin = AdminCommands(state, reindex)
@@ -222,7 +222,7 @@ def run_bot(
     tg = settings.telegram
     token = bot_token(tg)
     secret = webhook_secret(tg) if tg.webhook.enabled else None
-    install_redaction(token, *([secret] if secret else []))
+    install_redaction(token, *([secret] if secret else []), store_password(tg))
     logging.getLogger("telegram.ext").addFilter(_QUIET_START)  # once, however often called
     engine = engine_factory()
     engine.warm_up()  # before the event loop runs: nothing to block yet

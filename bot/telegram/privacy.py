@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import sqlite3
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
@@ -25,6 +24,7 @@ from bot.telegram.messages import (
     NOT_YOURS,
 )
 from bot.telegram.state import BotState
+from bot.telegram.store import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ async def prune_forever(state: BotState, retention_days: int, every: float = PRU
     while retention_days > 0:
         try:
             removed = await store.run(store.prune, retention_days)
-        except (sqlite3.Error, OSError) as exc:
+        except StoreError as exc:
             log.error(event("prune_failed", error=str(exc)))
         else:
             if removed:

@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import logging
 import re
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -37,7 +36,7 @@ from bot.telegram.messages import BACKLOG, BUSY, NON_TEXT, TIMEOUT
 from bot.telegram.replies import reply_parts, typing_action
 from bot.telegram.sources import answer_keyboard
 from bot.telegram.state import BotState
-from bot.telegram.store import new_answer_id
+from bot.telegram.store import StoreError, new_answer_id
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +144,7 @@ class QuestionHandler:
             await store.run(
                 store.log_question, answer_id, user_id, message.chat_id, answer, latency_ms
             )
-        except (sqlite3.Error, OSError) as exc:
+        except StoreError as exc:
             log.error(event("store_failed", answer=answer_id, error=str(exc)))
             keyboard = None  # buttons without their row would only say "expired"
         parts = render.render_answer(answer)

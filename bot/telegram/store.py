@@ -1,15 +1,18 @@
-"""Question log, cited passages and 👍/👎 feedback in SQLite, and the numbers `/stats` shows.
+"""Question log, cited passages and 👍/👎 feedback, and the numbers `/stats` shows.
 
 Callback data is limited to 64 bytes, so buttons carry a short answer id and the
 passages behind it live here; they survive restarts and reindexing (a 📄 button shows
 what was cited at the time). A source row holds only what a 📄 button shows — chunk id,
 label, passage text — in plain columns, so a change to the index's `Chunk` cannot break
-old buttons. The schema is versioned (`PRAGMA user_version`); older databases are
-migrated on open and their buttons keep working.
+old buttons. The schema is versioned; older databases are migrated on open and their
+buttons keep working.
 
-One connection behind a lock; the bot calls the store through `run`, on the store's own
-thread, so SQLite never blocks the event loop. WAL makes each commit one append to the
-log, and lets an operator read the file (`sqlite3`, backups) while the bot writes.
+Where the log lives is the deployment's choice (`telegram.store`): a SQLite file in the
+data directory (store_sqlite, the default), or a PostgreSQL database that several bot
+replicas share (store_postgres), so a 📄 or 👍 pressed on any replica finds the answer
+another gave. The SQL below is written once, for both; each unit of work is one
+transaction (store_db). The bot calls the store through `run`, on the store's own
+thread, so the database never blocks the event loop.
 """
 
 from __future__ import annotations
@@ -19,8 +22,6 @@ import json
 import logging
 import math
 import secrets
-import sqlite3
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +32,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from bot.answer.results import Answer
+from bot.config import SQLITE_STORE
+from bot.telegram.store_db import Database, StoreError, Tx
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +43,7 @@ DAY = 86_400.0
 
 T = TypeVar("T")
 
+# In SQLite's dialect; store_postgres translates the types.
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS questions (
     answer_id  TEXT PRIMARY KEY,
@@ -109,85 +113,118 @@ def new_answer_id() -> str:
     return secrets.token_hex(6)
 
 
-class FeedbackStore:
-    """Thread-safe access to the bot's SQLite database in the data directory."""
+def open_store(store: str, data_dir: Path, password: str = "") -> FeedbackStore:
+    """The log `telegram.store` names: "sqlite" (a file in `data_dir`), or a postgresql://
+    URL (validated by bot.config; `password` from the environment)."""
+    if store == SQLITE_STORE:
+        from bot.telegram.store_sqlite import SqliteDatabase
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
+        return FeedbackStore(SqliteDatabase(data_dir / STORE_FILE))
+    try:
+        from bot.telegram.store_postgres import PostgresDatabase
+    except ImportError as exc:
+        raise StoreError(
+            f"telegram.store 是 PostgreSQL，但无法加载 psycopg（{exc}）。"
+            "Install it with `pip install 'psycopg[binary]'` (make setup does)."
+        ) from None
+    return FeedbackStore(PostgresDatabase(store, password))
+
+
+class FeedbackStore:
+    """The question log over one backend; thread-safe (the backend serialises its
+    connection), and each method one transaction."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        with self._db:  # schema and migration in one transaction (executescript would commit)
-            self._db.execute("BEGIN IMMEDIATE")
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    self._db.execute(statement)
-            _migrate(self._db)
+        try:
+            db.transact(self._set_up, exclusive=True)
+        except BaseException:
+            self._thread.shutdown()
+            db.close()
+            raise
+
+    def _set_up(self, tx: Tx) -> None:
+        """Create what is missing and migrate older data, in one transaction."""
+        for statement in _SCHEMA.split(";"):
+            if statement.strip():
+                tx.execute(statement)
+        if self._db.schema_version(tx) < 2 and "citations" in self._db.tables(tx):
+            rows = tx.all("SELECT answer_id, n, chunk FROM citations")
+            moved = [row for row in (_v1_source(*r) for r in rows) if row is not None]
+            tx.executemany(
+                "INSERT INTO sources VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", moved
+            )
+            tx.execute("DROP TABLE citations")
+            log.info(f"question log migrated to schema {SCHEMA_VERSION}: {len(moved)} sources kept")
+        self._db.set_schema_version(tx, SCHEMA_VERSION)
 
     async def run(self, method: Callable[..., T], *args: object) -> T:
         """Call one of this store's methods on its own thread (the event loop never waits
-        on SQLite; calls keep their order)."""
+        on the database; calls keep their order)."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._thread, partial(method, *args))
 
     def close(self) -> None:
         self._thread.shutdown(wait=True)
-        with self._lock:
-            self._db.close()
+        self._db.close()
 
     def log_question(
         self, answer_id: str, user_id: int, chat_id: int, answer: Answer, latency_ms: float
     ) -> None:
         chunk_ids = json.dumps([c.chunk.chunk_id for c in answer.citations])
+        question = (
+            answer_id,
+            time.time(),
+            user_id,
+            chat_id,
+            answer.question,
+            int(answer.found),
+            chunk_ids,
+            latency_ms,
+        )
         sources = [
             (answer_id, c.n, c.chunk.chunk_id, c.label(), c.chunk.text) for c in answer.citations
         ]
-        with self._lock, self._db:
-            self._db.execute("BEGIN")
-            self._db.execute(
+
+        def write(tx: Tx) -> None:
+            tx.execute(
                 "INSERT INTO questions (answer_id, asked_at, user_id, chat_id, question, found, "
                 "chunk_ids, latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    answer_id,
-                    time.time(),
-                    user_id,
-                    chat_id,
-                    answer.question,
-                    answer.found,
-                    chunk_ids,
-                    latency_ms,
-                ),
+                question,
             )
-            self._db.executemany(
+            tx.executemany(
                 "INSERT INTO sources (answer_id, n, chunk_id, label, text) VALUES (?, ?, ?, ?, ?)",
                 sources,
             )
 
+        self._db.transact(write)
+
     def source(self, answer_id: str, n: int) -> SourcePassage | None:
-        with self._lock:
-            row = self._db.execute(
+        row = self._db.transact(
+            lambda tx: tx.one(
                 "SELECT chunk_id, label, text FROM sources WHERE answer_id = ? AND n = ?",
                 (answer_id, n),
-            ).fetchone()
+            )
+        )
         return None if row is None else SourcePassage(n, *row)
 
     def record_vote(self, answer_id: str, user_id: int, vote: int) -> bool:
-        """Store a 👍 (1) or 👎 (-1); False when the answer id is unknown."""
-        with self._lock, self._db:
-            self._db.execute("BEGIN")
-            known = self._db.execute(
-                "SELECT 1 FROM questions WHERE answer_id = ?", (answer_id,)
-            ).fetchone()
-            if known is None:
+        """Store a 👍 (1) or 👎 (-1); False when the answer id is unknown. A user's second
+        vote on an answer replaces the first, whichever replica records it."""
+
+        def write(tx: Tx) -> bool:
+            if tx.one("SELECT 1 FROM questions WHERE answer_id = ?", (answer_id,)) is None:
                 return False
-            self._db.execute(
-                "INSERT INTO feedback VALUES (?, ?, ?, ?) ON CONFLICT (answer_id, user_id) "
+            tx.execute(
+                "INSERT INTO feedback (answer_id, user_id, vote, voted_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (answer_id, user_id) "
                 "DO UPDATE SET vote = excluded.vote, voted_at = excluded.voted_at",
                 (answer_id, user_id, vote, time.time()),
             )
             return True
+
+        return self._db.transact(write)
 
     def prune(self, retention_days: int, now: float | None = None) -> int:
         """Delete questions older than `retention_days` with their sources and votes;
@@ -205,69 +242,57 @@ class FeedbackStore:
         return self._delete_questions(mine, (user_id,), votes_of_user=user_id)
 
     def _delete_questions(self, select: str, args: tuple, votes_of_user: int | None) -> Forgotten:
-        with self._lock, self._db:
-            self._db.execute("BEGIN")
+        def delete(tx: Tx) -> Forgotten:
             votes = 0
             if votes_of_user is not None:
-                votes = self._db.execute(
-                    "DELETE FROM feedback WHERE user_id = ?", (votes_of_user,)
-                ).rowcount
+                votes = tx.execute("DELETE FROM feedback WHERE user_id = ?", (votes_of_user,))
             for table in ("feedback", "sources"):
-                self._db.execute(f"DELETE FROM {table} WHERE answer_id IN ({select})", args)
-            questions = self._db.execute(
-                f"DELETE FROM questions WHERE answer_id IN ({select})", args
-            ).rowcount
-        return Forgotten(questions, votes)
+                tx.execute(f"DELETE FROM {table} WHERE answer_id IN ({select})", args)
+            questions = tx.execute(f"DELETE FROM questions WHERE answer_id IN ({select})", args)
+            return Forgotten(questions, votes)
+
+        return self._db.transact(delete)
 
     def stats(self, now: float | None = None) -> Stats:
+        """Today's and all-time numbers, read in one transaction (one consistent view)."""
         now = time.time() if now is None else now
         midnight = datetime.fromtimestamp(now).replace(hour=0, minute=0, second=0, microsecond=0)
-        with self._lock:
-            return Stats(today=self._window(midnight.timestamp()), total=self._window(0.0))
-
-    def _window(self, since: float) -> WindowStats:
-        count, not_found = self._db.execute(
-            "SELECT COUNT(*), COALESCE(SUM(NOT found), 0) FROM questions WHERE asked_at >= ?",
-            (since,),
-        ).fetchone()
-        votes, ups = self._db.execute(
-            "SELECT COUNT(*), COALESCE(SUM(f.vote > 0), 0) FROM feedback f "
-            "JOIN questions q USING (answer_id) WHERE q.asked_at >= ?",
-            (since,),
-        ).fetchone()
-        return WindowStats(
-            questions=count,
-            p50_ms=self._latency_percentile(since, count, 0.50),
-            p95_ms=self._latency_percentile(since, count, 0.95),
-            not_found_rate=not_found / count if count else None,
-            votes=votes,
-            thumbs_up_share=ups / votes if votes else None,
+        return self._db.transact(
+            lambda tx: Stats(today=_window(tx, midnight.timestamp()), total=_window(tx, 0.0))
         )
 
-    def _latency_percentile(self, since: float, count: int, q: float) -> float | None:
-        """Nearest-rank percentile, computed in SQL so the log never has to fit in memory."""
-        if not count:
-            return None
-        rank = max(1, math.ceil(round(q * count, 9)))  # round: 0.95 * 60 is not quite 57
-        (value,) = self._db.execute(
-            "SELECT latency_ms FROM questions WHERE asked_at >= ? "
-            "ORDER BY latency_ms LIMIT 1 OFFSET ?",
-            (since, rank - 1),
-        ).fetchone()
-        return value
+
+def _window(tx: Tx, since: float) -> WindowStats:
+    count, not_found = tx.one(
+        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN found = 0 THEN 1 ELSE 0 END), 0) "
+        "FROM questions WHERE asked_at >= ?",
+        (since,),
+    ) or (0, 0)
+    votes, ups = tx.one(
+        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN f.vote > 0 THEN 1 ELSE 0 END), 0) "
+        "FROM feedback f JOIN questions q ON q.answer_id = f.answer_id WHERE q.asked_at >= ?",
+        (since,),
+    ) or (0, 0)
+    return WindowStats(
+        questions=count,
+        p50_ms=_latency_percentile(tx, since, count, 0.50),
+        p95_ms=_latency_percentile(tx, since, count, 0.95),
+        not_found_rate=not_found / count if count else None,
+        votes=votes,
+        thumbs_up_share=ups / votes if votes else None,
+    )
 
 
-def _migrate(db: sqlite3.Connection) -> None:
-    """Bring an older database to SCHEMA_VERSION inside the caller's transaction."""
-    (version,) = db.execute("PRAGMA user_version").fetchone()
-    tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    if version < 2 and "citations" in tables:
-        rows = db.execute("SELECT answer_id, n, chunk FROM citations").fetchall()
-        moved = [row for row in (_v1_source(*r) for r in rows) if row is not None]
-        db.executemany("INSERT OR IGNORE INTO sources VALUES (?, ?, ?, ?, ?)", moved)
-        db.execute("DROP TABLE citations")
-        log.info(f"question log migrated to schema {SCHEMA_VERSION}: {len(moved)} sources kept")
-    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+def _latency_percentile(tx: Tx, since: float, count: int, q: float) -> float | None:
+    """Nearest-rank percentile, computed in SQL so the log never has to fit in memory."""
+    if not count:
+        return None
+    rank = max(1, math.ceil(round(q * count, 9)))  # round: 0.95 * 60 is not quite 57
+    row = tx.one(
+        "SELECT latency_ms FROM questions WHERE asked_at >= ? ORDER BY latency_ms LIMIT 1 OFFSET ?",
+        (since, rank - 1),
+    )
+    return None if row is None else row[0]
 
 
 def _v1_source(answer_id: str, n: int, chunk_json: str) -> tuple | None:
