@@ -22,7 +22,7 @@ import typing
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from index.chunking import ChunkerSettings
 from index.dense import DenseSettings
@@ -221,16 +221,16 @@ def _check_store(store: str) -> None:
     password (secrets are never in the config file). No message repeats a password."""
     if store == SQLITE_STORE:
         return
-    password = urlsplit(store).password if store.startswith(POSTGRES_SCHEMES) else None
-
-    def shown(text: str) -> str:
-        return text.replace(password, "***") if password else text
-
     if not store.startswith(POSTGRES_SCHEMES):
         raise ConfigError(
             f"Config key 'telegram.store' must be {SQLITE_STORE!r} or a PostgreSQL URL "
             f"(postgresql://user@host:5432/dbname), not {store!r}."
         )
+    parts = urlsplit(store)
+    passwords = [parts.password or "", *parse_qs(parts.query).get("password", [])]
+    shown = store
+    for password in filter(None, passwords):
+        shown = shown.replace(password, "***")
     try:
         from psycopg import Error as PsycopgError
         from psycopg.conninfo import conninfo_to_dict
@@ -242,16 +242,19 @@ def _check_store(store: str) -> None:
     try:
         params = conninfo_to_dict(store)
     except PsycopgError as exc:
-        reason = " ".join(str(exc).split())
+        problem = " ".join(str(exc).split())
+    else:
+        ports = params.get("port", "5432").split(",")
+        problem = "" if all(p.isdigit() and 0 < int(p) < 65536 for p in ports) else "bad port"
+    if any(passwords):
         raise ConfigError(
-            f"Config key 'telegram.store' is not a valid PostgreSQL URL ({shown(reason)}): "
-            f"{shown(store)}"
-        ) from None
-    if "password" in params:
+            f"Config key 'telegram.store' holds a password ({shown}); the config file holds "
+            "no secrets. Remove it from the URL and put it in $PGPASSWORD (or the variable "
+            "telegram.store_password_env names), or in ~/.pgpass."
+        )
+    if problem:
         raise ConfigError(
-            f"Config key 'telegram.store' holds a password ({shown(store)}); the config file "
-            "holds no secrets. Remove it from the URL and put it in $PGPASSWORD (or the "
-            "variable telegram.store_password_env names), or in ~/.pgpass."
+            f"Config key 'telegram.store' is not a valid PostgreSQL URL ({problem}): {shown}"
         )
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -24,6 +25,7 @@ from typing import Literal, TextIO
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 LogFormat = Literal["text", "json"]
 _MASK = "***"
+_BOT_TOKEN = re.compile(r"\d+:[\w-]+")
 
 
 class Event(str):
@@ -93,7 +95,8 @@ class RedactingFilter(logging.Filter):
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
         # Only the part after the colon of a bot token is secret; the bot id stays readable.
-        parts = {s.split(":", 1)[1] if ":" in s else s for s in secrets if s}
+        # Any other secret (a password with a colon in it) is masked whole.
+        parts = {s.split(":", 1)[1] if _BOT_TOKEN.fullmatch(s) else s for s in secrets if s}
         self._secrets = sorted((p for p in parts if len(p) >= 4), key=len, reverse=True)
 
     def redact(self, text: str) -> str:

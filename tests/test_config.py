@@ -78,3 +78,70 @@ def test_group_chat_ids_may_be_negative_other_numbers_not(tmp_path):
     assert settings.telegram.allowed_chats == [-100123] and settings.telegram.admin_chat == -5
     with pytest.raises(ConfigError, match=r"telegram\.admins"):
         load_settings(write(tmp_path, base + "telegram: {admins: [-1]}\n"))
+
+
+# ---- telegram.store: SQLite by default, or a PostgreSQL URL without a password ----------
+
+
+def _store_config(tmp_path: Path, store: str) -> Path:
+    return write(
+        tmp_path, f"corpus: {{paths: [a]}}\nindex: {{dir: x}}\ntelegram: {{store: '{store}'}}\n"
+    )
+
+
+def test_the_question_log_is_sqlite_unless_configured(tmp_path):
+    settings = load_settings(write(tmp_path, "corpus: {paths: [a]}\nindex: {dir: x}\n"))
+    assert settings.telegram.store == "sqlite"
+    assert settings.telegram.store_password_env == "PGPASSWORD"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://zonebot@db.internal:5432/zonebot",
+        "postgres://zonebot@10.0.0.5/zonebot?sslmode=require",
+        "postgresql://zonebot@/zonebot?host=/run/postgresql",
+    ],
+)
+def test_postgresql_urls_are_accepted(tmp_path, url):
+    assert load_settings(_store_config(tmp_path, url)).telegram.store == url
+
+
+@pytest.mark.parametrize(
+    ("store", "says"),
+    [
+        ("mysql://zonebot@db/zonebot", "must be 'sqlite' or a PostgreSQL URL"),
+        ("data/zonebot.sqlite3", "must be 'sqlite' or a PostgreSQL URL"),
+        ("postgresql://zonebot@db:port/zonebot", "not a valid PostgreSQL URL"),
+        ("postgresql://zonebot@db/zonebot?colour=blue", "not a valid PostgreSQL URL"),
+    ],
+)
+def test_bad_store_urls_say_what_is_wrong(tmp_path, store, says):
+    with pytest.raises(ConfigError, match=r"telegram\.store") as caught:
+        load_settings(_store_config(tmp_path, store))
+    assert says in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://zonebot:Hunter2-secret@db/zonebot",
+        "postgresql://zonebot@db/zonebot?password=Hunter2-secret",
+        "postgresql://zonebot:Hunter2-secret@db:port/zonebot",  # invalid as well
+    ],
+)
+def test_a_password_in_the_store_url_is_refused_and_never_repeated(tmp_path, url):
+    with pytest.raises(ConfigError, match=r"telegram\.store") as caught:
+        load_settings(_store_config(tmp_path, url))
+    assert "Hunter2-secret" not in str(caught.value)
+
+
+def test_the_store_password_comes_from_the_environment(monkeypatch):
+    from bot.config import TelegramSettings, store_password
+
+    monkeypatch.setenv("ZONEBOT_TEST_PG_PASSWORD", "from-env")
+    assert store_password(TelegramSettings(store_password_env="ZONEBOT_TEST_PG_PASSWORD")) == (
+        "from-env"
+    )
+    monkeypatch.delenv("ZONEBOT_TEST_PG_PASSWORD")
+    assert store_password(TelegramSettings(store_password_env="ZONEBOT_TEST_PG_PASSWORD")) == ""

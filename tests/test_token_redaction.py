@@ -140,3 +140,9 @@ def test_setting_up_twice_replaces_the_handler():
     setup_logging(logging.WARNING)
     ours = [h for h in logging.getLogger().handlers if getattr(h, "zonebot", False)]
     assert len(ours) == 1 and logging.getLogger().level == logging.WARNING
+
+
+def test_a_password_with_a_colon_is_masked_whole():
+    """Only a bot token keeps its id before the colon; a PostgreSQL password is all secret."""
+    redactor = RedactingFilter([TOKEN, "pa:ss-word"])
+    assert redactor.redact(f"{TOKEN} pa:ss-word") == "123456:*** ***"
