@@ -30,6 +30,8 @@ class Balancer:
         self.replicas = replicas
         self.route: Callable[[dict], int | None] = lambda update: None
         self.taken: dict[int, int] = {}  # update_id -> index of the replica that took it
+        self.messages: dict[tuple[int, int], int] = {}  # (chat id, message id) -> the same
+        self.callbacks: dict[str, int] = {}  # callback query id -> the same
         self._turns = itertools.cycle(range(len(replicas)))
         self._lock = threading.Lock()
         self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -72,6 +74,10 @@ class Balancer:
                 continue  # this replica is down: the next one takes the update
             with self._lock:
                 self.taken[update.get("update_id", -1)] = index
+                if message := update.get("message"):
+                    self.messages[(message["chat"]["id"], message["message_id"])] = index
+                if query := update.get("callback_query"):
+                    self.callbacks[query["id"]] = index
             return status, {}
         return 502, {"ok": False, "description": "no replica answered"}
 
