@@ -33,7 +33,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 
-from bench.common import ROOT, bench_settings, load_dev_questions, percentile, print_table
+from bench.common import (
+    ROOT,
+    bench_settings,
+    load_dev_questions,
+    percentile,
+    print_table,
+    require_shared,
+)
 from bot.telegram.messages import THANKS
 from tests.fake_telegram import Call, FakeTelegram
 from tests.pg_support import throwaway_cluster, unavailable
@@ -231,11 +238,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.engine == "real":
         from bot.wiring import run_index
 
+        require_shared()  # the questions
         settings = bench_settings("replicas", [ROOT / "corpus"])
         run_index(settings)  # built once, then shipped to every replica
         questions = [q["question"] for q in load_dev_questions() if q.get("doc") is None]
         module, index_dir = "bot", settings.index.dir
-        extra["corpus"] = {"paths": [str(p) for p in settings.corpus.paths]}
     else:
         questions, module, index_dir = DOUBLE_QUESTIONS, "tests.serve_double", None
 
@@ -247,7 +254,8 @@ def main(argv: list[str] | None = None) -> int:
                 copy = workdir / f"replica-{i}" / "index"
                 shutil.copytree(index_dir, copy)
                 shipped.append((copy, tree_digest(copy)))
-            extra["index"] = {"dir": "index"}  # relative to each replica's config
+            # relative to each replica's config; a replica has no corpus, only the index
+            extra["index"] = {"dir": "index", "read_only": True}
         with throwaway_cluster(durable=True) as cluster:
             url = cluster.create_database("replicas")
             fake = FakeTelegram().start()

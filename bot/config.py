@@ -61,6 +61,9 @@ class CorpusSettings(IngestLimits):
 @dataclass(frozen=True)
 class IndexSettings:
     dir: Path = Path("data/index")
+    # A replica serving an index built elsewhere and shipped to it (rsync, object storage):
+    # `serve` never writes it, so /reindex and documents sent to the bot are off there.
+    read_only: bool = False
     dense: DenseSettings = field(default_factory=DenseSettings)
 
 
@@ -205,6 +208,11 @@ def _check_upload_dir(settings: Settings) -> None:
     upload_dir = settings.telegram.upload_dir
     if upload_dir is None:
         return
+    if settings.index.read_only:
+        raise ConfigError(
+            "telegram.upload_dir needs an index this bot may rebuild, but index.read_only is "
+            "true (a replica of an index built elsewhere): set upload_dir on the build node only."
+        )
     corpus = [path.resolve() for path in settings.corpus.paths]
     if upload_dir.resolve() not in corpus:
         raise ConfigError(

@@ -145,3 +145,15 @@ def test_the_store_password_comes_from_the_environment(monkeypatch):
     )
     monkeypatch.delenv("ZONEBOT_TEST_PG_PASSWORD")
     assert store_password(TelegramSettings(store_password_env="ZONEBOT_TEST_PG_PASSWORD")) == ""
+
+
+def test_a_read_only_replica_takes_no_uploads(tmp_path):
+    text = (
+        "corpus: {paths: [docs]}\nindex: {dir: x, read_only: true}\ntelegram: {upload_dir: docs}\n"
+    )
+    with pytest.raises(ConfigError, match=r"index\.read_only"):
+        load_settings(write(tmp_path, text))
+    assert (
+        load_settings(write(tmp_path, "corpus: {paths: [a]}\nindex: {dir: x}\n")).index.read_only
+        is False
+    )

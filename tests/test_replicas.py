@@ -1,7 +1,8 @@
 """Two real bot processes on one PostgreSQL question log, behind a load balancer, against
 the fake Bot API: an answer given by one has working 📄 buttons on the other, a vote is
 counted once whichever replica records it, /stats agrees on both, /forget on one deletes
-what the other logged, and neither replica logs the database password."""
+what the other logged, /reindex is off on a replica of a shipped index (index.read_only),
+and neither replica logs the database password."""
 
 from __future__ import annotations
 
@@ -51,7 +52,12 @@ def test_two_replicas_share_answers_buttons_votes_and_stats(tmp_path, pg_cluster
     fake = FakeTelegram().start()
     try:
         with replicas(
-            tmp_path, fake, pg_url, pg_cluster.password, telegram={"admins": [ADMIN]}
+            tmp_path,
+            fake,
+            pg_url,
+            pg_cluster.password,
+            index={"dir": "index", "read_only": True},
+            telegram={"admins": [ADMIN]},
         ) as (balancer, (a, b)):
             # Answered by A, its 📄 buttons pressed on B …
             balancer.route = _route_by_kind(question_to=0, button_to=1)
@@ -83,6 +89,9 @@ def test_two_replicas_share_answers_buttons_votes_and_stats(tmp_path, pg_cluster
                 stats.append(_ask(fake, ADMIN, "/stats").text)
             assert stats[0] == stats[1]
             assert "累计：2 个问题" in stats[0] and "👍 50%（2 票）" in stats[0]
+
+            # A replica of a shipped index rebuilds nothing: the build node does.
+            assert _ask(fake, ADMIN, "/reindex").text == messages.NO_REINDEX
 
             # /forget confirmed on B deletes what A logged; its buttons then say so on A.
             balancer.route = _route_by_kind(question_to=1, button_to=1)
