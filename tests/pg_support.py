@@ -103,6 +103,10 @@ class Cluster:
             "--no-sync",
         )
         pwfile.unlink()
+        self.serve()
+
+    def serve(self) -> None:
+        """Start the server of the initialised cluster (again, after `stop`)."""
         options = f"-c listen_addresses='' -k {self.socket_dir} -p {PORT}"
         if not self.durable:
             options += " -c fsync=off"
@@ -123,10 +127,6 @@ class Cluster:
     def stop(self) -> None:
         if (self.data / "postmaster.pid").exists():
             self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
-
-    def restart(self) -> None:
-        """Stop and start the server (what a failover looks like to a client)."""
-        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "restart")
 
     def _hand_over(self, *paths: Path) -> None:
         if os.geteuid() == 0:

@@ -1,8 +1,9 @@
 """The question log on both backends: SQLite (the default) and PostgreSQL (a throwaway
 cluster, tests/pg_support.py). The same tests run on each, so the backends cannot drift:
 sources, votes (one per user and answer), /stats numbers, retention, /forget, big
-Telegram ids, text PostgreSQL cannot hold, the same columns, a dropped connection and an
-unreachable server."""
+Telegram ids, text PostgreSQL cannot hold, the same columns; and for PostgreSQL replicas
+setting up together, a dropped connection, an unreachable server, a wrong password, a role
+without CREATE, and the bot carrying on while the server is down."""
 
 from __future__ import annotations
 
@@ -260,3 +261,52 @@ def test_a_wrong_password_is_refused_without_showing_it(pg_cluster, pg_url, tmp_
         open_store(pg_url, tmp_path, "wrong-password-123")
     assert "password authentication failed" in str(caught.value)
     assert "wrong-password-123" not in str(caught.value)
+
+
+def test_a_role_with_only_row_privileges_runs_a_set_up_database(pg_cluster, pg_url, tmp_path):
+    """After the first start, replicas need no CREATE privilege (the README's promise)."""
+    import psycopg
+
+    open_store(pg_url, tmp_path, pg_cluster.password).close()  # set up by the owner
+    with psycopg.connect(pg_url, password=pg_cluster.password, autocommit=True) as db:
+        db.execute("CREATE ROLE replica LOGIN PASSWORD 'replica-pw'")
+        db.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")  # PostgreSQL 15's default
+        db.execute("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO replica")
+    limited = pg_url.replace("zonebot@", "replica@", 1)
+    store = open_store(limited, tmp_path, "replica-pw")
+    try:
+        store.log_question("h00000000001", 1, 1, answer(), 5.0)
+        assert store.record_vote("h00000000001", 2, 1) and store.forget(1).questions == 1
+    finally:
+        store.close()
+    fresh = pg_cluster.create_database().replace("zonebot@", "replica@", 1)
+    with pytest.raises(StoreError, match="permission denied for schema public"):
+        open_store(fresh, tmp_path, "replica-pw")  # the first start needs CREATE
+
+
+async def test_the_bot_answers_while_postgres_is_down_and_recovers(tmp_path, monkeypatch, caplog):
+    """The database stops mid-run: the question is still answered, without buttons (they
+    would only say "expired"); once it is back, answers have working buttons again."""
+    from tests.pg_support import throwaway_cluster, unavailable
+    from tests.tg_support import running_bot
+
+    if reason := unavailable():
+        pytest.skip(reason)
+    with throwaway_cluster() as cluster:  # its own: this test stops the server
+        monkeypatch.setenv("ZONEBOT_TEST_PG_PASSWORD", cluster.password)
+        url = cluster.create_database()
+        store = {"store": url, "store_password_env": "ZONEBOT_TEST_PG_PASSWORD"}
+        async with running_bot(tmp_path, **store) as h:
+            first = await h.ask(120, QUESTION)
+            assert "📄 1" in dict(first.buttons)
+            cluster.stop()
+            h.fake.push_text(121, 121, QUESTION)
+            (down,) = await h.wait_for("sendMessage", chat_id=121, timeout=30)
+            assert "102.25亿元" in down.text and down.buttons == []
+            cluster.serve()
+            again = await h.ask(122, QUESTION)
+            h.fake.push_callback(122, again.result, dict(again.buttons)["📄 1"])
+            passage = (await h.wait_for("sendMessage", 2, chat_id=122))[-1]
+            assert passage.text.startswith("[1] 《")
+    failures = [r.getMessage() for r in caplog.records if "store_failed" in r.getMessage()]
+    assert len(failures) == 1 and cluster.password not in failures[0]

@@ -145,7 +145,10 @@ class FeedbackStore:
             raise
 
     def _set_up(self, tx: Tx) -> None:
-        """Create what is missing and migrate older data, in one transaction."""
+        """Create what is missing and migrate older data, in one transaction. A database
+        already at this version is left alone (its role then needs no CREATE privilege)."""
+        if self._db.schema_version(tx) >= SCHEMA_VERSION:
+            return
         for statement in _SCHEMA.split(";"):
             if statement.strip():
                 tx.execute(statement)

@@ -71,11 +71,13 @@ class PostgresDatabase(Database):
         return bool(self._connection.broken or self._connection.closed)
 
     def schema_version(self, tx: Tx) -> int:
-        tx.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        if "schema_version" not in self.tables(tx):
+            return 0
         (version,) = tx.one("SELECT MAX(version) FROM schema_version") or (None,)
         return version or 0
 
     def set_schema_version(self, tx: Tx, version: int) -> None:
+        tx.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
         tx.execute("DELETE FROM schema_version")
         tx.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
 
