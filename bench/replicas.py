@@ -4,11 +4,13 @@ one that answered, every vote given twice (once on each of two replicas).
 
 The deployment of the README's "Several replicas" section on one machine: a throwaway
 PostgreSQL cluster (tests/pg_support.py, fsync on), N `zonebot serve` processes in webhook
-mode (tests/replicas.py), each on its own copy of the index directory (as rsync would
-ship it; checked unchanged afterwards), behind a round-robin balancer (tests/balancer.py).
-Users ask in a closed loop (the next question when the previous answer and its buttons are
-done). Prints one table; the targets: none lost, every 📄 and every 👍/👎 works on any
-replica, each answer's two identical votes are counted once, /stats agrees on every replica.
+mode with `index.read_only` (tests/replicas.py), each on its own copy of the index a build
+node made (shipped as rsync would; checked unchanged by serving), behind a round-robin
+balancer (tests/balancer.py). Users ask in a closed loop (the next question when the
+previous answer and its buttons are done). Prints one table; the targets: none lost, every
+📄 and every 👍/👎 works on any replica, each answer's two identical votes are counted
+once, /stats agrees on every replica. Then the build node indexes one more document and
+ships the generation: every replica must load it by itself and answer from it.
 
     python bench/replicas.py [--engine real|double] [--questions 500] [--users 50]
                              [--replicas 2]
@@ -35,7 +37,6 @@ os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 
 from bench.common import (
     ROOT,
-    bench_settings,
     load_dev_questions,
     percentile,
     print_table,
@@ -44,7 +45,7 @@ from bench.common import (
 from bot.telegram.messages import THANKS
 from tests.fake_telegram import Call, FakeTelegram
 from tests.pg_support import throwaway_cluster, unavailable
-from tests.replicas import replicas, stop
+from tests.replicas import replicas, ship, stop
 
 DOUBLE_QUESTIONS = [
     "营口片区去年规模以上工业总产值是多少？",
@@ -52,7 +53,11 @@ DOUBLE_QUESTIONS = [
     "负面清单以外的外商投资项目怎么管理？",
     "营口片区的常住人口有多少？",  # refused: no 📄, votes only
 ]
-ADMIN = 9_000_000
+NEW_FACT = "第一条 营口片区对新设立的跨境电商企业给予每家三十万元的一次性开办补贴。"
+NEW_QUESTION = "营口片区给新设立的跨境电商企业多少开办补贴？"
+NEW_ANSWER = "三十万元"
+ADMIN = 9_000_000  # chats from here on are the bench's own (/stats, the pickup questions)
+FOLLOW_S = 1.0  # how often the replicas look for a new generation
 WAIT_S = 120.0  # an answer, passage or acknowledgement later than this counts as lost
 START_TIMEOUT_S = 600.0  # a replica loading the real model and index
 GENEROUS = {"questions": 10_000, "actions": 10_000, "per_seconds": 60}  # not the limiter's bench
@@ -204,6 +209,7 @@ async def run_users(fake, balancer, count: int, questions: list[str], users: int
         while len(inbox.others) == before and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         stats_texts.append(inbox.others[-1].text if len(inbox.others) > before else "")
+    fake.on_call = None  # this loop ends here
     unexpected = [c.text for c in inbox.others if c.params["chat_id"] != ADMIN]
     return tallies, seconds, stats_texts, unexpected
 
@@ -224,6 +230,59 @@ def recorded_votes(cluster, url: str) -> dict[str, int]:
         return dict(db.execute("SELECT answer_id, vote FROM feedback").fetchall())
 
 
+@dataclass
+class Pickup:
+    """After the load: a new generation built on the build node, shipped to every replica."""
+
+    loaded: int = 0  # replicas that logged generation_loaded
+    seconds: float = float("nan")  # shipped -> the last replica loaded it
+    answered: int = 0  # replicas that then answered from the new document
+
+
+def build_node(workdir: Path):
+    """The build node: its own corpus (a copy of corpus/) and a writable index."""
+    from bot.config import settings_from_dict
+    from bot.wiring import make_embedder, run_index
+
+    corpus = workdir / "build" / "corpus"
+    shutil.copytree(ROOT / "corpus", corpus)
+    settings = settings_from_dict(
+        {"corpus": {"paths": [str(corpus)]}, "index": {"dir": str(workdir / "build" / "index")}},
+        base_dir=workdir / "build",
+    )
+    embedder = make_embedder(settings)
+    run_index(settings, embedder=embedder)
+    return settings, embedder
+
+
+def pick_up(build, embedder, fake: FakeTelegram, balancer, started, workdir: Path) -> Pickup:
+    """Add a document on the build node, index it, ship the generation; wait for every
+    replica to load it and to answer from it."""
+    from bot.wiring import run_index
+
+    (build.corpus.paths[0] / "新政策.txt").write_text(NEW_FACT, encoding="utf-8")
+    run_index(build, embedder=embedder)
+    shipped_at = time.monotonic()
+    for replica in started:
+        ship(build.index.dir, workdir / f"replica-{replica.index}" / "index")
+    pickup = Pickup()
+    deadline = shipped_at + WAIT_S
+    waiting = list(started)
+    while waiting and time.monotonic() < deadline:
+        waiting = [r for r in waiting if "generation_loaded" not in r.log()]
+        time.sleep(0.1)
+    pickup.loaded = len(started) - len(waiting)
+    if not waiting:
+        pickup.seconds = time.monotonic() - shipped_at
+    for replica in started:
+        balancer.route = lambda update, r=replica.index: r
+        chat = ADMIN + 1 + replica.index
+        fake.push_text(chat, chat, NEW_QUESTION)
+        answer = fake.wait_for("sendMessage", chat_id=chat, timeout=WAIT_S)[-1]
+        pickup.answered += NEW_ANSWER in answer.text
+    return pickup
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--engine", choices=["real", "double"], default="real")
@@ -233,29 +292,24 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if reason := unavailable():
         raise SystemExit(f"cannot start PostgreSQL for the bench: {reason}")
-
-    extra: dict = {"telegram": {"admins": [ADMIN], "flood_limit": 0, "rate_limit": GENEROUS}}
-    if args.engine == "real":
-        from bot.wiring import run_index
-
+    real = args.engine == "real"
+    if real:
         require_shared()  # the questions
-        settings = bench_settings("replicas", [ROOT / "corpus"])
-        run_index(settings)  # built once, then shipped to every replica
         questions = [q["question"] for q in load_dev_questions() if q.get("doc") is None]
-        module, index_dir = "bot", settings.index.dir
     else:
-        questions, module, index_dir = DOUBLE_QUESTIONS, "tests.serve_double", None
+        questions = DOUBLE_QUESTIONS
+    extra: dict = {"telegram": {"admins": [ADMIN], "flood_limit": 0, "rate_limit": GENEROUS}}
+    # a replica has no corpus, only its copy of the index (relative to its config)
+    extra["index"] = {"dir": "index", "read_only": True, "follow_s": FOLLOW_S}
 
     with tempfile.TemporaryDirectory(prefix="zonebot-replicas-") as tmp:
         workdir = Path(tmp)
-        shipped = []
-        if index_dir is not None:  # each replica its own copy, as rsync ships it
-            for i in range(args.replicas):
-                copy = workdir / f"replica-{i}" / "index"
-                shutil.copytree(index_dir, copy)
-                shipped.append((copy, tree_digest(copy)))
-            # relative to each replica's config; a replica has no corpus, only the index
-            extra["index"] = {"dir": "index", "read_only": True}
+        shipped: list[tuple[Path, str]] = []
+        node = build_node(workdir) if real else None
+        for i in range(args.replicas if node else 0):
+            copy = workdir / f"replica-{i}" / "index"
+            ship(node[0].index.dir, copy)
+            shipped.append((copy, tree_digest(copy)))
         with throwaway_cluster(durable=True) as cluster:
             url = cluster.create_database("replicas")
             fake = FakeTelegram().start()
@@ -266,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
                     url,
                     cluster.password,
                     args.replicas,
-                    module,
+                    "bot" if real else "tests.serve_double",
                     START_TIMEOUT_S,
                     **extra,
                 ) as (balancer, started):
@@ -275,16 +329,17 @@ def main(argv: list[str] | None = None) -> int:
                             fake, balancer, args.replicas, questions, args.users, args.questions
                         )
                     )
+                    unchanged = all(tree_digest(copy) == digest for copy, digest in shipped)
+                    pickup = node and pick_up(*node, fake, balancer, started, workdir)
                     per_replica = [0] * args.replicas
                     for (chat, _), index in balancer.messages.items():
-                        per_replica[index] += chat != ADMIN
+                        per_replica[index] += chat < ADMIN
                     exits = [stop(r) for r in started]
                     logs = [r.log() for r in started]
             finally:
                 fake.stop()
             votes = recorded_votes(cluster, url)
             password = cluster.password
-        unchanged = all(tree_digest(copy) == digest for copy, digest in shipped)
 
     expected: dict[str, int] = {}
     for tally in tallies:
@@ -343,8 +398,13 @@ def main(argv: list[str] | None = None) -> int:
     ]
     print_table(headers, [row])
     print(f"questions per replica: {' / '.join(map(str, per_replica))}")
-    if shipped:
-        print(f"index copies unchanged after serving: {unchanged}")
+    if pickup is not None:
+        print(f"index copies unchanged by serving: {unchanged}")
+        print(
+            f"a new generation built on the build node and shipped: loaded by {pickup.loaded}/"
+            f"{args.replicas} replicas within {pickup.seconds:.1f} s (index.follow_s = "
+            f"{FOLLOW_S:g}), answered from by {pickup.answered}/{args.replicas}"
+        )
     ok = (
         lost == 0
         and answered == args.questions
@@ -357,12 +417,15 @@ def main(argv: list[str] | None = None) -> int:
         and errors == 0
         and not leaked
         and all(code == 0 for code in exits)
-        and (unchanged or not shipped)
+        and unchanged
+        and (pickup is None or pickup.loaded == pickup.answered == args.replicas)
     )
     if unexpected:
         print(f"unexpected messages: {unexpected[:5]}")
     if errors or leaked:
         print(f"replica logs: {errors} errors; password in a log: {leaked}")
+        bad = [line for log in logs for line in log.splitlines() if " ERROR " in line]
+        print("\n".join(bad[:5]))
     print("targets met: none lost, every 📄 and vote works on any replica" if ok else "FAILED")
     return 0 if ok else 1
 

@@ -228,11 +228,19 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from bot.logging_setup import event
     from bot.telegram.app import run_bot
-    from bot.wiring import build_engine, corpus_warning, index_job, make_embedder, reindex_job
+    from bot.wiring import (
+        build_engine,
+        corpus_warning,
+        follow_job,
+        index_job,
+        make_embedder,
+        reindex_job,
+    )
 
     embedder = make_embedder(settings)
     if settings.index.read_only:  # a replica: the build node rebuilds and ships the index
-        run_bot(settings, lambda: build_engine(settings, embedder))
+        follow = follow_job(settings, embedder)
+        run_bot(settings, lambda: build_engine(settings, embedder), follow=follow)
         return 0
     if warning := corpus_warning(settings):
         logging.getLogger("bot.serve").warning(event("corpus_changed", detail=warning))

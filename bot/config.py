@@ -64,6 +64,9 @@ class IndexSettings:
     # A replica serving an index built elsewhere and shipped to it (rsync, object storage):
     # `serve` never writes it, so /reindex and documents sent to the bot are off there.
     read_only: bool = False
+    # On such a replica, seconds between looks at index.dir/CURRENT: a new generation
+    # shipped there is loaded and swapped in without a restart. 0: only at start.
+    follow_s: float = 30.0
     dense: DenseSettings = field(default_factory=DenseSettings)
 
 

@@ -15,6 +15,7 @@ from bot.config import Settings, llm_api_key
 from index.build import BuildSummary, ProgressFn, build_index
 from index.embeddings import Embedder
 from index.freshness import corpus_changes
+from index.generations import live_generation
 from index.retrieve import HybridRetriever, Mode, open_index
 
 
@@ -71,6 +72,26 @@ def build_engine(
     if settings.answer.mode == "llm":
         llm = LLMClient(settings.llm, llm_api_key(settings.llm))
     return AnswerEngine(open_retriever(settings, embedder), settings, llm, mode=mode)
+
+
+def follow_job(
+    settings: Settings, embedder: Embedder
+) -> Callable[[], tuple[AnswerEngine, str] | None]:
+    """On a read-only replica: a warmed-up engine over the generation index.dir/CURRENT
+    names, with its name, once it is another than the one loaded; None while unchanged.
+    A generation still being shipped raises IndexCorrupt (the caller tries again later)."""
+    loaded = [live_generation(settings.index.dir).name]  # before the first engine loads
+
+    def follow() -> tuple[AnswerEngine, str] | None:
+        name = live_generation(settings.index.dir).name
+        if name == loaded[0]:
+            return None
+        engine = build_engine(settings, embedder)
+        engine.warm_up()
+        loaded[0] = name
+        return engine, name
+
+    return follow
 
 
 def index_job(

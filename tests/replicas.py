@@ -10,6 +10,7 @@ the index directory and the database.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import yaml
 
+from index.generations import POINTER, live_generation
 from tests.balancer import Balancer
 from tests.fake_telegram import FakeTelegram
 
@@ -45,6 +47,18 @@ class Replica:
 
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+
+def ship(build_index: Path, replica_index: Path) -> str:
+    """Copy the build node's live generation to a replica as rsync would: the generation
+    directory first, the CURRENT pointer last (replaced whole). Its name."""
+    generation = live_generation(build_index)
+    replica_index.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(generation, replica_index / generation.name, dirs_exist_ok=True)
+    pointer = replica_index / f"{POINTER}.part"
+    shutil.copy2(build_index / POINTER, pointer)
+    pointer.replace(replica_index / POINTER)
+    return generation.name
 
 
 def free_port() -> int:

@@ -22,4 +22,5 @@ def _double(settings, embedder=None, mode="hybrid") -> EngineDouble:
 if __name__ == "__main__":
     wiring.build_engine = _double
     wiring.make_embedder = lambda settings: None
+    wiring.follow_job = lambda settings, embedder: None  # the double has no index to follow
     sys.exit(cli.main(sys.argv[1:]))

@@ -42,10 +42,11 @@ from bot.telegram.access import (
 from bot.telegram.admin import AdminCommands
 from bot.telegram.commands import COMMANDS, InfoCommands
 from bot.telegram.errors import ErrorReporter
+from bot.telegram.follow import follow_forever
 from bot.telegram.privacy import FORGET_DATA, Privacy, prune_forever
 from bot.telegram.questions import QuestionHandler
 from bot.telegram.sources import FEEDBACK_DATA, SOURCE_DATA, SourceButtons
-from bot.telegram.state import BotState, Engine, Reindex
+from bot.telegram.state import BotState, Engine, Follow, Reindex
 from bot.telegram.store import open_store
 from bot.telegram.uploads import DOCUMENTS_DATA, REMOVE_DATA, IndexJob, UploadHandlers
 from bot.upload_dir import UploadDir
@@ -132,8 +133,10 @@ def build_application(
     request: BaseRequest | None = None,
     get_updates_request: BaseRequest | None = None,
     index_job: IndexJob | None = None,
+    follow: Follow | None = None,
 ) -> Application:
-    """The configured Application with every handler registered; nothing is started."""
+    """The configured Application with every handler registered; nothing is started.
+    `follow`: on a read-only replica, how to pick up newly shipped index generations."""
     tg = settings.telegram
     token = bot_token(tg)
     state = BotState(engine, open_store(tg.store, settings.data_dir, store_password(tg)))
@@ -157,6 +160,9 @@ def build_application(
     async def post_init(app: Application) -> None:
         await app.bot.set_my_commands(COMMANDS)
         background.append(asyncio.create_task(prune_forever(state, tg.log_retention_days)))
+        if follow is not None and settings.index.follow_s > 0:
+            every = settings.index.follow_s
+            background.append(asyncio.create_task(follow_forever(state, follow, every)))
         log.info(event("started", bot=app.bot.username, chunks=state.engine.info().chunks))
 
     async def post_shutdown(app: Application) -> None:
@@ -213,6 +219,7 @@ def run_bot(
     engine_factory: Callable[[], Engine],
     reindex: Reindex | None = None,
     index_job: IndexJob | None = None,
+    follow: Follow | None = None,
 ) -> None:
     """Load the engine once, then poll (or serve the webhook) until SIGINT/SIGTERM.
 
@@ -226,7 +233,7 @@ def run_bot(
     logging.getLogger("telegram.ext").addFilter(_QUIET_START)  # once, however often called
     engine = engine_factory()
     engine.warm_up()  # before the event loop runs: nothing to block yet
-    app = build_application(settings, engine, reindex, index_job=index_job)
+    app = build_application(settings, engine, reindex, index_job=index_job, follow=follow)
     try:
         if secret is None:
             app.run_polling(allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False)

@@ -29,6 +29,10 @@ class Engine(Protocol):
 # engine (warmed up) and a one-line summary.
 Reindex = Callable[[Callable[[str], None]], tuple[Engine, str]]
 
+# On a read-only replica: the engine over a newly shipped index generation and its name,
+# or None while the live one is unchanged (bot.wiring.follow_job).
+Follow = Callable[[], tuple[Engine, str] | None]
+
 
 @dataclass
 class BotState:
