@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
+from bot.logging_setup import event
 from index.errors import ZonebotError
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ class Database(ABC):
                         return work(Tx(cursor, self.translate, self.adapt))
                 except self.driver_error as exc:
                     if attempt == 1 and self._connection is not None and self._lost():
-                        log.warning(f"{self.kind} connection lost ({exc}); reconnecting")
+                        log.warning(event("store_reconnect", store=self.kind, error=str(exc)))
                         self._close_connection()
                         continue
                     raise StoreError(self._describe(exc)) from exc
