@@ -7,8 +7,11 @@ reaches the threshold. So each training question gives one row per passage, labe
 when the quote from that passage contains a gold answer.
 
 Training data, never the held-out parts:
-- the training part of the question pool (`bench/questions/train_policy.jsonl` over
-  `corpus/` + `policy_docs`, `train_library.jsonl` over `corpus/` + `policy_library`),
+- the training parts of the question pool: `train` and the held-out parts already
+  measured at a milestone, `heldout` and `heldout2` (`bench/questions/<part>_policy.jsonl`
+  over `corpus/` + `policy_docs`, `<part>_library.jsonl` over `corpus/` +
+  `policy_library`), and the project's earlier question files (`blind_*`, `fresh_*`, over
+  `corpus/` + `policy_docs`); `heldout3` and `heldout4` are never read here,
   follow-ups asked in their conversation;
 - CMRC 2018 dev, training slice (contexts whose position is not a multiple of 5; the
   others are the held-out slice `bench/answers.py --cmrc` reports), every `--every`th
@@ -60,6 +63,9 @@ from bot.answer.sentences import squeeze
 from bot.wiring import make_embedder, open_retriever, run_index
 from index.embeddings import Embedder
 
+TRAINING_PARTS = ("train", "heldout", "heldout2")  # measured once each; training data since
+# The project's first question files (over corpus/ + policy_docs), written the same way.
+DEV_SETS = ("blind_policy", "blind_yingkou", "fresh_policy", "fresh_yingkou")
 POOL_WEIGHT = 12.0  # the pool is the distribution the product serves; CMRC is auxiliary
 FOLDS = 5
 C = 0.3  # inverse L2 strength of the logistic regression
@@ -127,15 +133,16 @@ def example(
 
 def pool_examples(engines: dict[str, AnswerEngine]) -> list[Example]:
     examples = []
-    for part, corpus in (("train_policy", "policy"), ("train_library", "library")):
+    sets = [(f"{part}_{corpus}", corpus) for part in TRAINING_PARTS for corpus in CORPORA]
+    sets += [(name, "policy") for name in DEV_SETS]
+    for name, corpus in sets:
         conversations: dict[str, Conversation] = {}
-        for gold in load_questions([QUESTIONS / f"{part}.jsonl"]):
+        for gold in load_questions([QUESTIONS / f"{name}.jsonl"]):
             conversation = conversations.get(gold.followup_of or "") or Conversation()
             conversations[gold.id] = conversation
-            engine = engines[corpus]
             examples.append(
                 example(
-                    engine,
+                    engines[corpus],
                     gold.question,
                     gold.answers,
                     "pool",
@@ -291,7 +298,8 @@ def write_model(mean: np.ndarray, scale: np.ndarray, model, threshold: float, re
         "intercept": round(float(model.intercept_[0]), 6),
         "threshold": threshold,
         "related_threshold": related,
-        "fitted_by": "bench/fit_answer_model.py on bench/questions/train_{policy,library}.jsonl "
+        "fitted_by": "bench/fit_answer_model.py on bench/questions/{train,heldout,heldout2}_"
+        "{policy,library}.jsonl, {blind,fresh}_{policy,yingkou}.jsonl "
         "and the CMRC 2018 dev training slice",
     }
     MODEL_FILE.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")

@@ -40,8 +40,8 @@ def test_follow_up_and_traditional_script(real_engine):
     conversation = Conversation()
     real_engine.answer("营口片区去年规模以上工业总产值是多少?", conversation)
     assert "13.9%" in real_engine.answer("那同比增长多少?", conversation).text
-    answer = real_engine.answer("營東大集的工程款是怎麼解決的?")
-    assert answer.found and "租金抵頂" in answer.text and "租金抵顶" in answer.citations[0].quote
+    answer = real_engine.answer("營口片區去年規模以上工業總產值是多少?")
+    assert answer.found and "億元" in answer.text and "亿元" in answer.citations[0].quote
 
 
 def test_extractive_answers_are_fast_after_warm_up(real_engine):

@@ -145,3 +145,14 @@ def test_history_is_bounded_and_picklable():
     restored = pickle.loads(pickle.dumps(conversation))
     assert restored.turns == conversation.turns
     assert Conversation().standalone("那同比增长多少?") == "那同比增长多少?"
+
+
+def test_a_long_messages_form_comes_from_its_asking_sentence():
+    message = (
+        "我在营口开了家超市,朋友说有个“一业一证”改革能少跑几趟。"
+        "想问下,这个改革是不是在所有行业都推开了?"
+    )
+    q = analyse(message)
+    assert q.kind == "yesno"  # not the 几 of the story
+    assert "超市" in q.terms  # the story still counts for what is asked about
+    assert analyse("刻公章要收费吗?").kind == "yesno"

@@ -326,8 +326,9 @@ def test_transformers_loads_the_converted_tokenizer_as_is(model_dir, e5c_tokeniz
 
 # --------------------------------------------------------------------------- contract
 
-# How far a text's vector may move with the batch it is embedded in (float32 torch).
-BATCH_TOLERANCE = 1e-5
+# How far a text's vector may move with the batch it is embedded in, per backend: bf16
+# products keep 8 bits of mantissa, and the batch's padding changes their shapes.
+BATCH_TOLERANCE = {"torch-fp32": 1e-5, "torch-bf16": 1e-3}
 
 
 def test_encode_is_float32_unit_norm_and_ordered(embedder):
@@ -336,7 +337,7 @@ def test_encode_is_float32_unit_norm_and_ordered(embedder):
     assert batch.dtype == np.float32 and batch.shape == (4, 384)
     np.testing.assert_allclose(np.linalg.norm(batch, axis=1), 1.0, atol=1e-5)
     one_by_one = np.vstack([embedder.encode([t], "passage") for t in texts])
-    np.testing.assert_allclose(batch, one_by_one, atol=BATCH_TOLERANCE)
+    np.testing.assert_allclose(batch, one_by_one, atol=BATCH_TOLERANCE[embedder.backend])
 
 
 def test_query_and_passage_prompts_differ(embedder):
@@ -350,7 +351,7 @@ def test_concurrent_queries_share_a_pass_and_match_encode(embedder):
     with ThreadPoolExecutor(max_workers=len(texts)) as pool:
         vectors = list(pool.map(embedder.embed_query, texts))
     expected = embedder.encode(texts, "query")
-    np.testing.assert_allclose(np.vstack(vectors), expected, atol=BATCH_TOLERANCE)
+    np.testing.assert_allclose(np.vstack(vectors), expected, atol=BATCH_TOLERANCE[embedder.backend])
 
 
 def test_empty_list_gives_zero_rows(embedder):

@@ -74,7 +74,8 @@ KIND_CUES: tuple[tuple[str, str], ...] = (
     ),
     ("howto", r"怎么|如何|怎样|怎么样|通过什么|用什么办法|什么办法|什么方式|什么措施|哪种方式"),
     ("definition", r"是什么|是指什么|什么是|指什么|什么意思|含义|定义|什么性质"),
-    ("yesno", r"吗\??$|能否|是否|可否|可不可以|能不能|有没有|会不会|要不要|需不需要"),
+    # A-not-A (是不是, 能不能, 需不需要, 允不允许) is Chinese grammar's yes/no question.
+    ("yesno", r"吗\??$|能否|是否|可否|有没有|([\u4e00-\u9fff])不\1"),
     ("place", r"哪里|在哪个|在哪|什么地方|哪个地区|哪个城市|哪个国家|何处|哪儿"),
     ("what", r"什么|哪[个一种支所座条部本首国场队届次类只名间张片门]|何种|啥"),
 )
@@ -163,6 +164,14 @@ _FRAME_WORDS = (
 # Interrogatives with the category word after them, one pattern per question type, removed
 # in type order (so "哪一年" goes as a whole before "在哪" could take its first half).
 _CUES_WITH_FRAME = [re.compile(rf"(?:{cue})(?:{'|'.join(_FRAME_WORDS)})?") for _, cue in KIND_CUES]
+# A long message tells a story before it asks ("我们是一家做跨境电商的小公司，去年刚在青岛注册，
+# …，想问一下…?"); the story's interrogatives ("能少跑几趟") must not decide the question's form.
+LONG_MESSAGE = 45  # characters: shorter messages are a question, not a story
+SHORT_CORE = 12  # characters: a core this short leans on the sentence before it
+_MESSAGE_SENTENCE_END = re.compile(r"(?<=[。！？!?；;\n])")
+_ASKS = re.compile(r"[?？]$|吗$|呢$")
+# "这种申报不实…", "那…": the core refers back to the story's last sentence.
+_REFERS_BACK = re.compile(r"^(?:这种|这个|这样|这些|那种|那个|那样|那|此|该|其|它)")
 
 
 @dataclass(frozen=True)
@@ -187,21 +196,44 @@ class Question:
 
 
 def analyse(text: str, search: str | None = None) -> Question:
-    """Analyse `search` (default: `text`), the standalone form of the question."""
+    """Analyse `search` (default: `text`), the standalone form of the question. The form
+    of a long message's question (its kind, interrogative, focus, unit) comes from its
+    asking sentence, its content (terms, names, what retrieval sees) from all of it."""
     search = normalize(search or text)
-    kind = question_kind(search)
+    form = asking_sentence(search)
+    kind = question_kind(form)
     return Question(
         text=text,
         search=search,
         kind=kind,
         terms=content_terms(search),
-        focus=focus_terms(search),
-        slot=around_interrogative(search),
+        focus=focus_terms(form),
+        slot=around_interrogative(form),
         names=proper_names(search),
-        person=kind == "who" and bool(_PERSON_ROLE.search(search)),
-        units=expected_units(search) if kind == "quantity" else (),
+        person=kind == "who" and bool(_PERSON_ROLE.search(form)),
+        units=expected_units(form) if kind == "quantity" else (),
         traditional=is_traditional(text),
     )
+
+
+def asking_sentence(normalised: str) -> str:
+    """The sentence of a long message that asks (with the one before it when it leans on
+    it); a short message, or one whose asking sentence cannot be found, unchanged."""
+    if len(normalised) <= LONG_MESSAGE:
+        return normalised
+    sentences = [s for s in _MESSAGE_SENTENCE_END.split(normalised) if s.strip()]
+    asking = [i for i, s in enumerate(sentences) if _asks(s)]
+    if len(sentences) < 2 or not asking:
+        return normalised
+    start = asking[-1]
+    if start > 0 and (len(sentences[start]) < SHORT_CORE or _REFERS_BACK.match(sentences[start])):
+        start -= 1
+    return "".join(sentences[start : asking[-1] + 1]).strip()
+
+
+def _asks(sentence: str) -> bool:
+    text = sentence.strip().rstrip("。！!；;")
+    return bool(_ASKS.search(text)) or question_kind(text) != "other"
 
 
 def question_kind(normalised: str) -> str:
