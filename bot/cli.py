@@ -23,6 +23,7 @@ from index.errors import ZonebotError
 
 EXAMPLES = """示例 / examples:
   zonebot index
+  zonebot documents
   zonebot ask 营口片区去年规模以上工业总产值是多少
   zonebot chat
   zonebot search 营口片区去年规模以上工业总产值是多少
@@ -94,7 +95,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"zonebot {__version__}")
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
-    for add in (_add_index, _add_search, _add_ask, _add_chat, _add_evaluate, _add_serve):
+    for add in (
+        _add_index,
+        _add_documents,
+        _add_search,
+        _add_ask,
+        _add_chat,
+        _add_evaluate,
+        _add_serve,
+    ):
         add(commands)
     return parser
 
@@ -126,6 +135,19 @@ def _add_index(commands: argparse._SubParsersAction) -> None:
     )
     index.add_argument("--rebuild", action="store_true", help="rebuild everything from scratch")
     index.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+
+def _add_documents(commands: argparse._SubParsersAction) -> None:
+    documents = _command(
+        commands,
+        "documents",
+        cmd_documents,
+        help="list the indexed documents with their metadata",
+        description="Each indexed document with its issuing body, level, region, dates "
+        "and status (in force, amended, replaced, repealed), and what could not be found. "
+        "Fix or add metadata in documents.yaml next to the corpus, then `zonebot index`.",
+    )
+    documents.add_argument("--json", action="store_true", help="print JSON")
 
 
 def _add_search(commands: argparse._SubParsersAction) -> None:
@@ -222,6 +244,19 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
         print(summary.notice)
     for name, reason in summary.skipped.items():
         print(f"  跳过 {name}: {reason}")
+    return 0
+
+
+def cmd_documents(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.terminal import format_documents
+    from index.document_store import live_documents
+
+    infos = live_documents(settings.index.dir)
+    if args.json:
+        rows = [{**i.to_dict(), "missing": i.missing()} for i in infos]
+        print(json.dumps({"documents": rows}, ensure_ascii=False))
+    else:
+        print(format_documents(infos))
     return 0
 
 

@@ -21,8 +21,15 @@ import numpy as np
 
 from index.chunk_store import read_chunks, write_chunks
 from index.chunking import ChunkerSettings, chunk_document
-from index.corpus import CorpusScan, scan_corpus
+from index.corpus import CorpusScan, display_path, scan_corpus
 from index.dense import DenseIndex, DenseSettings
+from index.document_store import (
+    Overrides,
+    load_overrides,
+    read_documents,
+    split_front_matter,
+    write_documents,
+)
 from index.documents import Chunk
 from index.embeddings import Embedder
 from index.errors import EmptyCorpus, IndexNotFound, ZonebotError
@@ -31,6 +38,7 @@ from index.generations import build_lock, live_generation, new_generation, remov
 from index.ingest import FileLoader, IngestLimits, load_within_limits, skip_reason
 from index.loaders import SUPPORTED_SUFFIXES, load_file
 from index.manifest import FORMAT_VERSION, Manifest
+from index.metadata import DocumentInfo, Extracted, extract, resolve
 from index.sandbox import Sandbox
 from index.structure import parse_documents
 from index.textnorm import tokenize
@@ -75,6 +83,7 @@ class _Previous:
     manifest: Manifest
     chunks_by_source: dict[str, list[tuple[Chunk, list[str]]]]
     vectors_by_text: dict[str, np.ndarray]
+    facts_by_source: dict[str, list[Extracted]]  # metadata facts; empty for older indexes
 
 
 def build_index(
@@ -102,15 +111,16 @@ def build_index(
     with build_lock(index_dir):
         remove_debris(index_dir)
         scan = scan_corpus(paths, base_dir, limits)
+        overrides = load_overrides(paths, lambda p: display_path(p, base_dir))
         previous, notice = (
             (None, "") if rebuild else _load_previous(index_dir, embedder, chunker, limits)
         )
-        if previous and _unchanged(previous.manifest, scan, limits):
+        if previous and _unchanged(previous.manifest, scan, limits, overrides):
             return _up_to_date_summary(previous.manifest, started)
 
         summary = BuildSummary(files=len(scan.paths), notice=notice, skipped=dict(scan.refused))
         _load_model_meanwhile(embedder)
-        chunks, tokens = _chunk_corpus(
+        chunks, tokens, facts = _chunk_corpus(
             scan, previous, chunker, limits, loader, summary, show_progress
         )
         if not chunks:
@@ -122,13 +132,17 @@ def build_index(
             )
         report(f"分块完成：{len(chunks)} 个片段")
         vectors = _embed(chunks, previous, embedder, summary, show_progress, report)
+        infos, facts = _metadata(facts, chunks, overrides, summary)
         with new_generation(index_dir, _needed_bytes(chunks, tokens, vectors)) as directory:
             write_chunks(directory, chunks, tokens)
             DenseIndex.from_vectors(vectors, dense).save(directory)
+            write_documents(directory, infos, facts)
             summary.chunks = len(chunks)
             summary.documents = len({c.doc_id for c in chunks})
             summary.seconds = round(time.perf_counter() - started, 2)
-            _manifest(embedder, chunker, limits, scan, chunks, vectors, summary).save(directory)
+            manifest = _manifest(embedder, chunker, limits, scan, chunks, vectors, summary)
+            manifest.metadata = overrides.digest
+            manifest.save(directory)
     report(f"索引完成：{summary.chunks} 个片段，用时 {summary.seconds} 秒")
     return summary
 
@@ -173,15 +187,22 @@ def _load_previous(
         for chunk, toks in zip(chunks, tokens, strict=True):
             by_source.setdefault(chunk.source, []).append((chunk, toks))
     by_text = {c.search_text: v for c, v in zip(chunks, vectors, strict=True)}
-    return _Previous(manifest, by_source, by_text), ""
+    facts: dict[str, list[Extracted]] = {}
+    for fact in read_documents(generation)[1]:
+        facts.setdefault(fact.source, []).append(fact)
+    return _Previous(manifest, by_source, by_text, facts), ""
 
 
-def _unchanged(manifest: Manifest, scan: CorpusScan, limits: IngestLimits) -> bool:
-    """Same file contents, same files refused unread (for the same reasons), same limits."""
+def _unchanged(
+    manifest: Manifest, scan: CorpusScan, limits: IngestLimits, overrides: Overrides
+) -> bool:
+    """Same file contents, same files refused unread (for the same reasons), same limits,
+    same documents.yaml and metadata version."""
     return (
         manifest.files == scan.hashes
         and manifest.refused == scan.refused
         and manifest.limits == limits.to_dict()
+        and manifest.metadata == overrides.digest
     )
 
 
@@ -205,8 +226,9 @@ def _chunk_corpus(
     loader: FileLoader,
     summary: BuildSummary,
     show_progress: bool,
-) -> tuple[list[Chunk], list[list[str]]]:
-    """Chunks and keyword tokens for every readable file, reusing unchanged files' chunks.
+) -> tuple[list[Chunk], list[list[str]], list[Extracted]]:
+    """Chunks, keyword tokens and metadata facts for every readable file, reusing
+    unchanged files' chunks and facts.
 
     Each file is parsed in the sandboxed parser process; whatever fails, there or here,
     skips that file only."""
@@ -214,6 +236,7 @@ def _chunk_corpus(
 
     chunks: list[Chunk] = []
     tokens: list[list[str]] = []
+    facts: list[Extracted] = []
     load = partial(load_within_limits, limits=IngestLimits(**limits.to_dict()), loader=loader)
     sandbox = Sandbox(
         load,
@@ -225,14 +248,16 @@ def _chunk_corpus(
     with sandbox:
         for name, digest in files:
             old = previous.chunks_by_source.get(name) if previous else None
-            if old and previous.manifest.files.get(name) == digest:
+            old_facts = previous.facts_by_source.get(name) if previous else None
+            if old and old_facts and previous.manifest.files.get(name) == digest:
                 chunks.extend(c for c, _ in old)
                 tokens.extend(t for _, t in old)
+                facts.extend(old_facts)
                 continue
             path = scan.paths[name]
             try:
                 source = sandbox.call(path)
-                new = _file_chunks(name, source, chunker)
+                new, found = _file_chunks(name, source, chunker)
             except Exception as error:  # one bad file is one skipped file
                 summary.skipped[name] = skip_reason(error).removeprefix(f"{path}: ")
                 continue
@@ -242,16 +267,34 @@ def _chunk_corpus(
                 summary.skipped[name] = "没有可索引的文本 (no indexable text)"
             chunks.extend(new)
             tokens.extend(tokenize(c.search_text) for c in new)
-    return chunks, tokens
+            facts.extend(found)
+    return chunks, tokens, facts
 
 
-def _file_chunks(name: str, source: SourceText, chunker: ChunkerSettings) -> list[Chunk]:
-    """One file's chunks from its text (which came from the parser process)."""
-    return [
-        chunk
-        for document in parse_documents(name, source.text, source.page_starts, source.places)
-        for chunk in chunk_document(document, chunker)
-    ]
+def _file_chunks(
+    name: str, source: SourceText, chunker: ChunkerSettings
+) -> tuple[list[Chunk], list[Extracted]]:
+    """One file's chunks and its documents' metadata facts, from its text (which came
+    from the parser process); Markdown front matter is read, then blanked out."""
+    front_matter, text = split_front_matter(source.text)
+    documents = parse_documents(name, text, source.page_starts, source.places)
+    chunks = [chunk for document in documents for chunk in chunk_document(document, chunker)]
+    return chunks, [extract(document, front_matter) for document in documents]
+
+
+def _metadata(
+    facts: list[Extracted], chunks: list[Chunk], overrides: Overrides, summary: BuildSummary
+) -> tuple[list[DocumentInfo], list[Extracted]]:
+    """Every indexed document's metadata and facts; documents.yaml entries that match no
+    file are reported in the summary's notice."""
+    indexed = {c.doc_id for c in chunks}
+    facts = [f for f in facts if f.doc_id in indexed]
+    sources = sorted({f.source for f in facts})
+    unmatched = overrides.unmatched(sources)
+    if unmatched:
+        note = f"documents.yaml 中这些条目没有对应的文件：{'、'.join(unmatched)}"
+        summary.notice = " ".join(n for n in (summary.notice, note) if n)
+    return resolve(facts, {s: overrides.fields_for(s) for s in sources}), facts
 
 
 def _embed(

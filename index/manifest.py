@@ -40,6 +40,7 @@ class Manifest:
     # What computed the vectors (index.embeddings.resolve_backend); indexes from before
     # backends existed were all made by torch in float32.
     backend: str = "torch-fp32"
+    metadata: str = ""  # digest of documents.yaml + metadata version (index.document_store)
 
     def save(self, directory: Path) -> None:
         text = json.dumps(asdict(self), ensure_ascii=False, indent=2)

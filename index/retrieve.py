@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -11,12 +11,14 @@ import numpy as np
 
 from index.chunk_store import ChunkStore
 from index.dense import DenseIndex, DenseSettings
+from index.document_store import read_documents
 from index.documents import Chunk, Hit
 from index.embeddings import Embedder
 from index.errors import BadQuery
 from index.generations import live_generation
 from index.keyword import KeywordIndex
 from index.manifest import Manifest
+from index.metadata import DocumentInfo, placeholder_info
 from index.textnorm import normalize, tokenize
 
 Mode = Literal["hybrid", "dense", "keyword"]
@@ -47,6 +49,7 @@ class LoadedIndex:
     chunks: Sequence[Chunk]
     dense: DenseIndex
     keyword: KeywordIndex
+    documents: list[DocumentInfo] = field(default_factory=list)  # index.metadata
 
 
 def open_index(
@@ -62,7 +65,8 @@ def open_index(
     manifest.check_dimension(dense.dimension)
     chunks = ChunkStore(generation)
     manifest.check_counts(len(chunks), len(dense), generation)
-    return LoadedIndex(manifest, chunks, dense, KeywordIndex(chunks.tokens()))
+    documents = read_documents(generation)[0]
+    return LoadedIndex(manifest, chunks, dense, KeywordIndex(chunks.tokens()), documents)
 
 
 def validate_query(query: str, limit: int) -> str:
@@ -90,17 +94,28 @@ class IndexSummary:
 
 
 class HybridRetriever:
-    """`search(query, k) -> list[Hit]`, fusing dense and BM25 rankings.
+    """`search(query, k) -> list[Hit]`, fusing dense and BM25 rankings, optionally only
+    over some documents (`within`: doc ids).
 
     Every returned hit carries both raw scores (cosine, BM25), so callers can judge
-    how strong the evidence is, whatever the fusion. `document_frequency` and `summary`
-    are the rest of what the answer engine may ask of the index."""
+    how strong the evidence is, whatever the fusion. `document_frequency`, `summary` and
+    `documents` (each document's metadata) are the rest of what the answer engine may
+    ask of the index."""
 
     def __init__(self, index: LoadedIndex, embedder: Embedder, settings: RetrievalSettings) -> None:
         self.index = index
         self.embedder = embedder
         self.settings = settings
         self._df_cache: dict[str, int] = {}
+        self._positions: dict[str, list[int]] = {}
+        for position, chunk in enumerate(index.chunks):
+            self._positions.setdefault(chunk.doc_id, []).append(position)
+        known = {d.doc_id for d in index.documents}
+        self._documents = list(index.documents) + [
+            placeholder_info(chunk)
+            for chunk in (index.chunks[p[0]] for p in self._positions.values())
+            if chunk.doc_id not in known
+        ]
 
     def __len__(self) -> int:
         """Chunks in the index."""
@@ -125,16 +140,34 @@ class HybridRetriever:
             model=manifest.model,
         )
 
-    def search(self, query: str, k: int | None = None, mode: Mode = "hybrid") -> list[Hit]:
+    def documents(self) -> list[DocumentInfo]:
+        """Every indexed document's metadata, in corpus order (a document of an index
+        built before metadata existed has only its title)."""
+        return list(self._documents)
+
+    def search(
+        self,
+        query: str,
+        k: int | None = None,
+        mode: Mode = "hybrid",
+        within: Collection[str] | None = None,
+    ) -> list[Hit]:
+        """The k best chunks for `query`; only chunks of the documents `within` names
+        (doc ids) when given — an empty collection finds nothing."""
         query = validate_query(query, self.settings.max_query_chars)
         k = k or self.settings.top_k
         n = max(self.settings.candidates, k)
+        among = self._among(within)
+        if among is not None and not len(among):
+            return []
         keyword_scores = self.index.keyword.scores(tokenize(query))
+        if among is not None:
+            keyword_scores = _masked(keyword_scores, among)
         query_vector = None
         if mode != "keyword":
             query_vector = self.embedder.embed_query(normalize(query))
             self.index.manifest.check_dimension(len(query_vector))
-        dense = self.index.dense.search(query_vector, n) if query_vector is not None else []
+        dense = self.index.dense.search(query_vector, n, among) if query_vector is not None else []
         keyword = top_positive(keyword_scores, n) if mode != "dense" else []
         if mode == "dense":
             fused = [(i, s) for i, s in dense]
@@ -152,6 +185,13 @@ class HybridRetriever:
             )
             for rank, (i, score) in enumerate(fused[:k], start=1)
         ]
+
+    def _among(self, within: Collection[str] | None) -> np.ndarray | None:
+        """Chunk positions of the documents `within` names, or None for all."""
+        if within is None:
+            return None
+        positions = [p for doc_id in within for p in self._positions.get(doc_id, ())]
+        return np.asarray(sorted(positions), dtype=np.int64)
 
     def fuse(
         self, dense: list[tuple[int, float]], keyword: list[tuple[int, float]]
@@ -176,6 +216,13 @@ class HybridRetriever:
         if query_vector is None:
             return None
         return float(self.index.dense.vector(i) @ query_vector)
+
+
+def _masked(scores: np.ndarray, among: np.ndarray) -> np.ndarray:
+    """BM25 scores with every chunk outside `among` set to zero."""
+    kept = np.zeros_like(scores)
+    kept[among] = scores[among]
+    return kept
 
 
 def top_positive(scores: np.ndarray, k: int) -> list[tuple[int, float]]:
