@@ -119,10 +119,14 @@ class DocumentInfo:
         return self.places[0]
 
     def provenance(self) -> str:
-        """ "上海市人大常委会，2024-09-27 公布" (and 已被取代 / 已废止 when not in force)."""
+        """ "上海市人大常委会，2024-09-27 公布" (and 已被取代 / 已废止 when not in force).
+        The date is this text's: an amended regulation is republished on the day of its
+        latest amendment, so that is the day the version in hand was 公布."""
         parts = [self.issuer] if self.issuer else []
         if self.version_date:
             parts.append(f"{self.version_date} 公布")
+        elif self.effective:
+            parts.append(f"{self.effective} 施行")
         if not self.in_force:
             parts.append(STATUS_LABELS[self.status])
         return "，".join(parts)
@@ -130,7 +134,7 @@ class DocumentInfo:
     def missing(self) -> list[str]:
         """The fields `zonebot documents` reports as not found."""
         wanted = {"issuer": self.issuer, "level": self.level, "region": self.region}
-        wanted["date"] = self.version_date
+        wanted["date"] = self.version_date or self.effective
         return [name for name, value in wanted.items() if not value]
 
 
