@@ -84,6 +84,10 @@ class AnswerSettings:
     # Seconds a Telegram question may take; then the user gets an apology and the slot is
     # freed. Keep it above llm.timeout_s so a slow LLM still ends in the extractive answer.
     timeout_s: float = 30.0
+    # Deployments that serve one zone: a place ("上海") whose documents answer first and
+    # win over parallel documents of other places; national documents still answer.
+    default_scope: str | None = None
+    max_documents: int = 4  # parallel documents answered one line each; the rest counted
 
 
 @dataclass(frozen=True)

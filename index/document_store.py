@@ -33,9 +33,10 @@ from index.metadata import LEVELS, REGION_KINDS, STATUSES, DocumentInfo, Extract
 
 OVERRIDES_NAME = "documents.yaml"
 DOCUMENTS_NAME = "documents.json"
-# Bumped whenever `index.metadata` would read the same file differently: cached facts of
-# another version are read again (chunks and vectors are still reused).
-METADATA_VERSION = 1
+# Bumped whenever `index.metadata` would give other metadata for the same files: an index
+# of another version is updated at the next build (its facts are read again; chunks and
+# vectors are still reused).
+METADATA_VERSION = 2
 
 FIELDS = (
     "title",

@@ -23,6 +23,7 @@ from index.places import (
     MUNICIPALITIES,
     PROVINCES,
     kind_of_zone_word,
+    prefecture,
     province,
     province_prefix,
     zone_mentions,
@@ -476,9 +477,9 @@ def _region_kind(places: list[str], zone: str | None, issuer: str | None, title:
 
 
 def _with_known_cities(infos: list[DocumentInfo]) -> list[DocumentInfo]:
-    """What the corpus teaches about its own places: a zone named after a city it knows
-    ("青岛前湾保税港区") lies in that city, and a city lies in the province that other
-    documents put it in (宁波市 in 浙江省)."""
+    """A zone named after a city the corpus knows ("青岛前湾保税港区") lies in that city,
+    and a city lies in the province other documents put it in (宁波市 in 浙江省) or, when
+    none does, in the province of its division code (杭州市 in 浙江省)."""
     cities = sorted({n for i in infos for n in i.places if _is_city(n)})
     provinces: dict[str, str] = {}
     for info in infos:
@@ -492,8 +493,10 @@ def _with_known_cities(infos: list[DocumentInfo]) -> list[DocumentInfo]:
             if city and city not in places:
                 places.insert(len(places) - 1, city)
         city = next((n for n in places if _is_city(n)), None)
-        if city in provinces and provinces[city] not in places:
-            places.insert(0, provinces[city])
+        known = prefecture(city) if city else None
+        home = provinces.get(city) or (known[1] if known else None)
+        if city and home and home not in places:
+            places.insert(0, home)
         out.append(replace(info, places=tuple(places)) if places != list(info.places) else info)
     return out
 

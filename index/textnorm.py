@@ -74,6 +74,11 @@ def tokenize(text: str) -> list[str]:
     return [w for w in words if _WORD.search(w) and w not in STOPWORDS and not w.isspace()]
 
 
+def jieba_words(text: str) -> list[str]:
+    """jieba's words of `text` (as given), in order, without tags."""
+    return _jieba().lcut(text)
+
+
 def pos_tags(text: str) -> list[tuple[str, str]]:
     """jieba's words of `text` (as given, not normalised) with part-of-speech tags."""
     _jieba()  # initialised here, quietly, before jieba.posseg would do it noisily

@@ -45,6 +45,7 @@ class Conversation:
 
     max_turns: int = 4
     turns: deque[Turn] = field(default_factory=deque)
+    scope: str | None = None  # the place or law the user narrowed to ("北京"), until cleared
 
     def add(self, turn: Turn) -> None:
         self.turns.append(turn)

@@ -17,8 +17,9 @@ from functools import cached_property
 
 import numpy as np
 
+from bot.answer.by_document import ByDocument
 from bot.answer.checks import Checks
-from bot.answer.citations import cite
+from bot.answer.citations import cite, with_documents
 from bot.answer.compose import compose, list_items
 from bot.answer.conversation import Conversation, Turn
 from bot.answer.decision import AnswerModel
@@ -27,6 +28,7 @@ from bot.answer.features import feature_rows, passage_rows
 from bot.answer.llm import UNAVAILABLE, LLMClient, LLMError
 from bot.answer.question import Question, analyse, clean, has_chinese, has_words
 from bot.answer.results import NOT_FOUND, RELATED, Answer, Citation, IndexSummary
+from bot.answer.scope import Scoper
 from bot.config import Settings
 from index.documents import Hit
 from index.retrieve import HybridRetriever, Mode
@@ -62,6 +64,10 @@ class AnswerEngine:
         self.threshold = self.model.threshold if override is None else override
         self.related_threshold = min(self.model.related_threshold, self.threshold)
         self._weights = TermWeights(retriever.document_frequency, len(retriever))
+        # Scoping (bot/answer/scope.py) and per-document answers (bot/answer/by_document.py)
+        self.documents = {d.doc_id: d for d in retriever.documents()}
+        self.scoper = Scoper(self.documents.values(), settings.answer.default_scope)
+        self._by_document = ByDocument(self, self.scoper)
 
     def info(self) -> IndexSummary:
         return self.retriever.summary()
@@ -84,23 +90,30 @@ class AnswerEngine:
         if not has_chinese(text):
             notices.append(NOT_CHINESE)
         q = self.analyse(text, conversation)
-        hits = self.retrieve(q)
-        retrieved = time.perf_counter()
-        answer, notice = self._compose(question, q, hits)
+        # ---- scope: the documents the question names (or the conversation chose) ----
+        scope = self.scoper.decide(q.search, conversation.scope if conversation else None)
+        scoped = time.perf_counter()
+        answer, notice = self._by_document.answer(question, q, scope)
+        answer = replace(
+            answer,
+            citations=with_documents(answer.citations, self.documents),
+            related=with_documents(answer.related, self.documents),
+        )
+        # ---- end of scope ----
         if q.traditional:
             answer = replace(answer, text=to_traditional(answer.text))  # quotes stay original
         if conversation is not None:
             conversation.add(Turn(q.search))
         done = time.perf_counter()
         timings = {
-            "retrieve": (retrieved - started) * 1000,
-            "answer": (done - retrieved) * 1000,
+            "analyse": (scoped - started) * 1000,
+            "answer": (done - scoped) * 1000,
             "total": (done - started) * 1000,
         }
         notice = " ".join(n for n in (*notices, notice) if n) or None
         return replace(answer, timings_ms=timings, notice=notice)
 
-    def _compose(self, asked: str, q: Question, hits: list[Hit]) -> tuple[Answer, str | None]:
+    def compose_answer(self, asked: str, q: Question, hits: list[Hit]) -> tuple[Answer, str | None]:
         """The cited answer, or the refusal with related passages or suggestions; plus a
         notice from the LLM."""
         judged = self.judge(q, hits)
@@ -185,9 +198,13 @@ class AnswerEngine:
         standalone = conversation.standalone(text) if conversation else text
         return analyse(text, standalone[: self.settings.retrieval.max_query_chars])
 
-    def retrieve(self, question: Question) -> list[Hit]:
-        """The passages whose sentences compete for the answer."""
-        return self.retriever.search(question.search, self.settings.answer.passages, mode=self.mode)
+    def retrieve(
+        self, question: Question, within: frozenset[str] | None = None, k: int | None = None
+    ) -> list[Hit]:
+        """The passages whose sentences compete for the answer (only of the documents
+        `within` names, when given)."""
+        k = k or self.settings.answer.passages
+        return self.retriever.search(question.search, k, mode=self.mode, within=within)
 
     def rank(self, question: Question, hits: Sequence[Hit]) -> list[Candidate]:
         """All sentences of the passages, scored, best first (also used for calibration)."""

@@ -1,0 +1,486 @@
+"""Which documents a question may be answered from: the region, zone or law it names, the
+scope the conversation chose, or the operator's default — decided from document metadata.
+
+Everything here is read from the index's `DocumentInfo`s: the places a document covers
+(its province, city and zone, from its issuer and title) give the place names a
+question may use, with the standard short forms and abbreviations of `index.places`
+(北京 / 京, 上海 / 沪, "上海FTZ" = 上海 + 自贸区); its title and its title without the
+place (its *family*: 优化营商环境条例 for every regional twin) give the law names, also
+abbreviated ("征管法实施细则", "营商条例"). A place the question names that no document
+covers (a province, or a prefecture-level city of the division codes) is reported as
+uncovered with the places the corpus does have. Versions: a text that was replaced or
+repealed is left out unless the question names it, its year ("2020年版"), or asks about
+the past ("原来", "老版"); then the asked version answers and the other is mentioned.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+
+from bot.config import ConfigError
+from index.metadata import NATIONAL, DocumentInfo, normalise_title
+from index.places import (
+    PROVINCES,
+    ZONE_KINDS,
+    kind_of_zone_word,
+    prefecture,
+    province,
+    zone_mentions,
+)
+from index.textnorm import jieba_words, normalize
+
+NATIONAL_WORDS = re.compile(r"(?:国家|全国|国务院|中央)(?:层面|层级|级|的|版)|只看国家")
+NATIONAL_LABEL = "国家"
+_YEAR = re.compile(
+    r"((?:19|20)\d{2})\s*年?\s*(?:那|这|的)?\s*(?:一)?\s*(?:版|修订|修正|修改)"
+    r"|(?:版|本)\s*[（(]\s*((?:19|20)\d{2})"
+)
+_PAST = re.compile(
+    r"原来|原先|当初|当时|那时候|老版|老的|旧版|旧的|修订前|修改前|修正前|曾经|过去|最初|废止前"
+)
+_SCOPE_AFTER = re.compile(r"^(?:的|省|市|自治区|地区|当地|本地|这边|那边)")
+_SCOPE_BEFORE = re.compile(r"(?:在|到|去|赴|来|按|按照|依照|根据)$")
+_LEGAL_SUFFIX = re.compile(r"法|条例|细则|规定|办法|决定|规则")
+MIN_TITLE_SHARE = 0.5  # an abbreviated law name must keep half of the name's characters
+MIN_TITLE_CHARS = 3
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Where an answer may come from. `documents` None means every document in force."""
+
+    documents: frozenset[str] | None = None
+    label: str | None = None  # what was named, for people: 北京, 《海关法》, 国家
+    named: bool = False  # the question or the conversation named it (else: the default)
+    parallel: bool = False  # several parallel documents of different places
+    mention: frozenset[str] = frozenset()  # other versions to mention beside the answer
+    uncovered: str | None = None  # a place the question names that no document covers
+    covered: tuple[str, ...] = ()  # the places the corpus has, for that refusal
+    # The question asks for that place's own rule ("天津的…条例", "四川自贸区", "在成都"),
+    # rather than about the place itself ("香港、澳门属于…"), which a national law may answer.
+    certain: bool = False
+    prefer: frozenset[str] | None = None  # the default scope's own documents, tried first
+    words: tuple[str, ...] = ()  # what in the question named the scope (say nothing inside it)
+
+
+@dataclass(frozen=True)
+class _Place:
+    name: str  # 北京市, 青岛市, 中国（上海）自由贸易试验区
+    label: str  # 北京, 青岛
+    level: str  # province, city, zone
+    documents: frozenset[str]  # every document whose places include it
+    own: frozenset[str]  # documents whose own (most specific) province or city it is
+
+
+@dataclass
+class _Mention:
+    place: _Place | None = None
+    zone_kind: str | None = None
+    uncovered: str | None = None
+    certain: bool = False  # the uncovered place is clearly the question's scope
+    national: bool = False
+    titles: set[str] = field(default_factory=set)  # doc ids named by a specific title
+    families: set[str] = field(default_factory=set)  # families named by their generic title
+    year: int | None = None
+    past: bool = False
+    words: list[str] = field(default_factory=list)  # the question's words that named these
+
+
+class Scoper:
+    """Decides a `Scope` for each question; built once per index from its documents."""
+
+    def __init__(self, documents: Iterable[DocumentInfo], default: str | None = None) -> None:
+        self.documents = {d.doc_id: d for d in documents}
+        self.in_force = frozenset(i for i, d in self.documents.items() if d.in_force)
+        self.national = frozenset(
+            i for i, d in self.documents.items() if d.region_kind == "national"
+        )
+        self._places = _places(self.documents.values())
+        self._aliases = sorted(_aliases(self._places), key=lambda a: -len(a[0]))
+        self._alias_names = {alias for alias, _ in self._aliases}
+        self._by_province = {p.name: p for p in self._places.values() if p.level == "province"}
+        self._families: dict[str, frozenset[str]] = {}
+        for doc in self.documents.values():
+            key = _plain(doc.family)
+            self._families[key] = self._families.get(key, frozenset()) | {doc.doc_id}
+        self._titles = {i: _plain(normalise_title(d.title)) for i, d in self.documents.items()}
+        self.default = self._default(default) if default else None
+
+    # ------------------------------------------------------------------ public
+
+    def decide(self, question: str, chosen: str | None = None) -> Scope:
+        """The scope of one question; `chosen` is the conversation's scope ("北京")."""
+        mention = self._mention(question)
+        scope = self._named(mention)
+        if scope is not None:
+            scope = replace(scope, words=tuple(w for w in mention.words if w))
+            if scope.parallel and self.default is not None:  # twins: the deployment's own
+                own = (scope.documents or frozenset()) & (self.default.prefer or frozenset())
+                scope = replace(scope, documents=own, parallel=False) if own else scope
+        if scope is None and chosen:
+            scope = self.parse(chosen)
+        if scope is None and self.default is not None:
+            scope = self.default
+        return self._versions(scope or Scope(), mention)
+
+    def parse(self, name: str) -> Scope | None:
+        """A scope given by name ("北京", "国家", "上海自贸区"), as a user or the operator
+        chooses it; None when the corpus has no such place."""
+        if name.strip() in (NATIONAL_LABEL, NATIONAL, "国务院", "中央"):
+            return Scope(self.national, NATIONAL_LABEL, True) if self.national else None
+        scope = self._named(self._mention(name))
+        return scope if scope is not None and scope.uncovered is None else None
+
+    def covered_places(self, documents: Iterable[str] | None = None) -> tuple[str, ...]:
+        """The places of the corpus (or of some documents) for people: 国家 first, then
+        provinces and cities."""
+        docs = self.in_force if documents is None else frozenset(documents) & self.in_force
+        labels = [NATIONAL_LABEL] if docs & self.national else []
+        labels += [p.label for p in self._places.values() if p.level != "zone" and p.own & docs]
+        return tuple(dict.fromkeys(labels))
+
+    def choices(self, doc_ids: Iterable[str]) -> list[str]:
+        """Scopes a user may narrow to among these documents ("北京", "国家")."""
+        docs = [self.documents[i] for i in doc_ids if i in self.documents]
+        return list(dict.fromkeys(d.place_label for d in docs))
+
+    def allowed(self, scope: Scope) -> frozenset[str]:
+        """The documents a scope lets answers come from."""
+        return scope.documents if scope.documents is not None else self.in_force
+
+    # ------------------------------------------------------------------ reading the question
+
+    def _mention(self, question: str) -> _Mention:
+        text = normalize(question).lower()
+        past = _PAST.search(text)
+        mention = _Mention(past=bool(past), words=[past.group(0)] if past else [])
+        year = _YEAR.search(text)
+        if year:
+            mention.year = int(year.group(1) or year.group(2))
+            mention.words.append(year.group(0))
+        national = NATIONAL_WORDS.search(text)
+        if national:
+            mention.national = True
+            mention.words.append(national.group(0))
+        self._find_place(text, mention)
+        self._find_titles(text, mention)
+        return mention
+
+    def _find_place(self, text: str, mention: _Mention) -> None:
+        """The covered place the question names (longest name first; a one-character
+        abbreviation as a word of its own), with a zone word right after it; else the
+        first province or prefecture-level city it names that no document covers."""
+        zones = zone_mentions(text)
+        found: tuple[_Place, int] | None = None
+        for alias, place in self._aliases:
+            start = text.find(alias)
+            if start >= 0:
+                found = (place, start + len(alias))
+                break
+        position = 0
+        for token in _tokens(text) if found is None else []:
+            start, position = position, position + len(token)
+            if token in self._alias_names:
+                continue
+            named = _abbreviated(token, text[position:])
+            if named is not None and named.name in self._by_province:
+                found = (self._by_province[named.name], position)
+                break
+            place = named.short if named else _uncovered_place(token)
+            if place is not None:
+                mention.uncovered = place
+                before, after = text[:start], text[position:]
+                mention.certain = (
+                    (token != place and len(token) > len(place) + 1)
+                    or bool(_SCOPE_AFTER.match(after) or _SCOPE_BEFORE.search(before))
+                    or any(after.startswith(w) for ws in ZONE_KINDS.values() for w in ws)
+                )
+                return
+        if found is None:
+            mention.zone_kind = kind_of_zone_word(zones[0].group(0)) if zones else None
+            return
+        place, end = found
+        zone = next((z for z in zones if 0 <= z.start() - end <= 1), None)
+        mention.zone_kind = kind_of_zone_word(zone.group(0)) if zone else None
+        mention.place = self._zone_of(place, mention.zone_kind)
+        mention.words.append(text[end - len(_alias_at(text, end, self._aliases)) : end])
+        if zone:
+            mention.words.append(zone.group(0))
+
+    def _zone_of(self, place: _Place, zone_kind: str | None) -> _Place:
+        """ "上海" + 自贸区 → the 中国（上海）自由贸易试验区 place, when the corpus has it."""
+        if zone_kind is None or place.level == "zone":
+            return place
+        for other in self._places.values():
+            inside = other.level == "zone" and other.documents <= place.documents
+            if inside and any(self.documents[i].zone_kind == zone_kind for i in other.documents):
+                return other
+        return place
+
+    def _find_titles(self, text: str, mention: _Mention) -> None:
+        """Law names in the question: whole or abbreviated titles (征管法实施细则), and
+        family names shared by regional twins (优化营商环境条例, 营商条例); the longest
+        name wins where two overlap."""
+        plain = _plain(text)
+        taken: list[tuple[int, int]] = []
+        for start, end in _title_spans(plain):
+            if any(start < e and s < end for s, e in taken):
+                continue
+            match = self._law_name(plain[start:end])
+            if match is None:
+                continue
+            taken.append((start, end))
+            mention.words.append(plain[start:end])
+            kind, key = match
+            (mention.titles if kind == "title" else mention.families).add(key)
+
+    def _law_name(self, span: str) -> tuple[str, str] | None:
+        """("title", doc id) or ("family", family) for the name `span` abbreviates best;
+        a title that is also its family's name (优化营商环境条例) names the family."""
+        best: tuple[float, str, str] | None = None
+        for family in self._families:
+            share = _abbreviation_share(span, family)
+            if share and (best is None or share > best[0]):
+                best = (share, "family", family)
+        for doc_id, title in self._titles.items():
+            share = _abbreviation_share(span, title)
+            if share and (best is None or share > best[0]):
+                best = (share, "title", doc_id)
+        if best is None:
+            return None
+        _, kind, key = best
+        members = self._families.get(key, frozenset()) if kind == "family" else frozenset()
+        if kind == "family" and len({self._titles[i] for i in members}) == 1:
+            return "title", next(iter(members))  # one law (or its versions), no twins
+        return kind, key
+
+    # ------------------------------------------------------------------ deciding
+
+    def _named(self, mention: _Mention) -> Scope | None:
+        """The scope the question names, or an uncovered-place refusal; None if neither."""
+        if mention.uncovered and mention.place is None:
+            families = frozenset().union(*(self._families[f] for f in mention.families))
+            places = self.covered_places(families or None)
+            certain = mention.certain or bool(mention.families or mention.titles)
+            return Scope(uncovered=mention.uncovered, covered=places, named=True, certain=certain)
+        if mention.titles:
+            docs = self._same_titles(mention.titles)
+            if mention.place is not None:
+                docs = (docs & mention.place.documents) or docs
+            names = sorted({self.documents[i].short_name for i in mention.titles})
+            return Scope(frozenset(docs), "、".join(f"《{n}》" for n in names), True)
+        place_docs = self._place_documents(mention)
+        if mention.families:
+            family = frozenset().union(*(self._families[f] for f in mention.families))
+            if place_docs is None:
+                label = "、".join(f"《{f}》" for f in sorted(mention.families))
+                return Scope(family, label, True, parallel=True)
+            if not family & place_docs:
+                return Scope(
+                    uncovered=self._place_label(mention),
+                    covered=self.covered_places(family),
+                    named=True,
+                    certain=True,
+                )
+            return Scope(family & place_docs, self._place_label(mention), True)
+        if place_docs is not None:
+            return Scope(place_docs, self._place_label(mention), True)
+        if mention.zone_kind:
+            docs = frozenset(
+                i for i, d in self.documents.items() if d.zone_kind == mention.zone_kind
+            )
+            if docs:
+                return Scope(docs, mention.zone_kind, True, parallel=len(docs) > 1)
+        return None
+
+    def _place_documents(self, mention: _Mention) -> frozenset[str] | None:
+        if mention.place is not None:
+            return mention.place.own or mention.place.documents
+        return self.national if mention.national else None
+
+    def _place_label(self, mention: _Mention) -> str:
+        return mention.place.label if mention.place else NATIONAL_LABEL
+
+    def _same_titles(self, doc_ids: set[str]) -> set[str]:
+        """The named documents with every other version of the same title."""
+        titles = {self._titles[i] for i in doc_ids}
+        return {i for i, t in self._titles.items() if t in titles}
+
+    def _default(self, name: str) -> Scope:
+        """The operator's default: that place's documents first, national ones after."""
+        scope = self.parse(name)
+        if scope is None or scope.documents is None:
+            raise ConfigError(
+                f"Config key 'answer.default_scope' names {name!r}, which no indexed document "
+                f"covers. 已收录的地区：{'、'.join(self.covered_places())}。"
+            )
+        return Scope(scope.documents | self.national, scope.label, False, prefer=scope.documents)
+
+    def _versions(self, scope: Scope, mention: _Mention) -> Scope:
+        """Keep the versions in force unless the question names another's year, asks
+        about the past, or names only replaced texts; the other version is mentioned."""
+        if scope.documents is None:
+            return replace(scope, documents=frozenset(self.documents)) if mention.past else scope
+        groups: dict[str, list[str]] = {}
+        for doc_id in scope.documents:
+            groups.setdefault(self._titles[doc_id], []).append(doc_id)
+        chosen: set[str] = set()
+        others: set[str] = set()
+        for versions in groups.values():
+            current = [i for i in versions if i in self.in_force]
+            older = sorted(
+                (i for i in versions if i not in self.in_force),
+                key=lambda i: self.documents[i].version_date or "",
+            )
+            asked = [i for i in versions if self.documents[i].version_year == mention.year]
+            if mention.year and asked:
+                chosen.update(asked)
+                others.update(i for i in current if i not in asked)
+            elif mention.past and older and current:
+                chosen.add(older[-1])
+                others.update(current)
+            else:  # the text in force; only replaced or repealed ones when nothing else
+                chosen.update(current or older)
+        prefer = scope.prefer & chosen if scope.prefer is not None else None
+        return replace(scope, documents=frozenset(chosen), mention=frozenset(others), prefer=prefer)
+
+
+# --------------------------------------------------------------------------- places
+
+
+def _places(documents: Iterable[DocumentInfo]) -> dict[str, _Place]:
+    """Every place some document covers, with its documents."""
+    members: dict[str, set[str]] = {}
+    own: dict[str, set[str]] = {}
+    levels: dict[str, str] = {}
+    for doc in documents:
+        for position, name in enumerate(doc.places):
+            members.setdefault(name, set()).add(doc.doc_id)
+            own.setdefault(name, set())
+            is_zone = doc.region_kind == "zone" and position == len(doc.places) - 1
+            levels.setdefault(
+                name, "zone" if is_zone else ("province" if province(name) else "city")
+            )
+        administrative = [n for n in doc.places if levels.get(n) != "zone"]
+        if administrative:
+            own[administrative[-1]].add(doc.doc_id)
+    return {
+        name: _Place(name, _label(name), levels[name], frozenset(docs), frozenset(own[name]))
+        for name, docs in members.items()
+    }
+
+
+def _label(name: str) -> str:
+    found = province(name)
+    if found:
+        return found.short
+    return name.removesuffix("市") if name.endswith("市") and len(name) > 2 else name
+
+
+def _aliases(places: dict[str, _Place]) -> list[tuple[str, _Place]]:
+    """Every form a question may name a covered place by, normalised like questions."""
+    found: list[tuple[str, _Place]] = []
+    for place in places.values():
+        forms = {place.name, place.label}
+        if place.level == "zone":
+            forms |= _zone_forms(place.name, places)
+        found.extend((normalize(f).lower(), place) for f in forms if len(f) >= 2)
+    return found
+
+
+def _zone_forms(name: str, places: dict[str, _Place]) -> set[str]:
+    """Shorter names of a zone: 浦东新区 → 浦东; 辽宁自贸试验区营口片区 → 营口片区, 营口;
+    青岛前湾保税港区 → 前湾保税港区, 前湾. A zone named after its place and kind alone
+    (中国（上海）自由贸易试验区, 北京经济技术开发区) is matched as place + zone word."""
+    text = normalize(name)
+    zones = zone_mentions(text)
+    if not zones or text.startswith("中国("):
+        return set()
+    own = text[zones[-2].end() :] if len(zones) > 1 else text
+    for other in places.values():
+        for form in (normalize(other.name), other.label):
+            if other.name != name and len(form) >= 2 and own.startswith(form):
+                own = own[len(form) :]
+    last = zones[-1].group(0)
+    if own == last or len(own) < 3:
+        return set()
+    bare = own.removesuffix(last)
+    return {own, bare} if len(bare) >= 2 else {own}
+
+
+_ADMIN_SUFFIX = re.compile(r"(?:省|市|自治区|自治州|地区|县|区)?(?:人民政府|政府|当地)?$")
+
+
+def _uncovered_place(token: str) -> str | None:
+    """The province or prefecture-level city a word names, alone or with an
+    administrative or zone suffix ("江西省政府", "苏州工业园区"; not "中山大学")."""
+    for end in range(len(token), 1, -1):
+        head, rest = token[:end], token[end:]
+        found = province(head)
+        city = prefecture(head)
+        if (found or city) and (_ADMIN_SUFFIX.fullmatch(rest) or zone_mentions(rest)):
+            return found.short if found else city[0].removesuffix("市")
+    return None
+
+
+def _alias_at(text: str, end: int, aliases: list[tuple[str, _Place]]) -> str:
+    """The alias (or one-character abbreviation) of a place that ends at `end`."""
+    for alias, _ in aliases:
+        if text.endswith(alias, 0, end):
+            return alias
+    return text[end - 1 : end]
+
+
+def _tokens(text: str) -> list[str]:
+    """jieba's words of the question in order (accurate mode, no tags: it is fast)."""
+    return [word for word in jieba_words(text) if word.strip()]
+
+
+def _abbreviated(token: str, after: str):
+    """The province a one-character abbreviation standing as a word names (沪, 京, 鲁 …);
+    one that is also an everyday word (新, 港 …) only right before a zone word."""
+    if len(token) != 1:
+        return None
+    for p in PROVINCES:
+        if token in p.abbreviations:
+            before_zone = any(after.startswith(w) for ws in ZONE_KINDS.values() for w in ws)
+            return p if before_zone or not p.common_word else None
+    return None
+
+
+# --------------------------------------------------------------------------- titles
+
+
+def _plain(text: str) -> str:
+    """A title or question for matching law names: normalised, no spaces or brackets."""
+    return re.sub(r"[\s《》〈〉<>()（）“”\"'·]", "", normalize(text).lower())
+
+
+def _title_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of stretches of the question that could be a law's name: up to 24
+    characters ending in a legal form (法, 条例, 实施细则 …), longest first."""
+    spans = set()
+    for match in _LEGAL_SUFFIX.finditer(text):
+        end = match.end()
+        spans.update((start, end) for start in range(max(0, end - 24), end - MIN_TITLE_CHARS + 1))
+    return sorted(spans, key=lambda s: s[0] - s[1])
+
+
+def _abbreviation_share(span: str, title: str) -> float:
+    """How much of `title` the abbreviation `span` keeps, or 0 when it is none: it ends
+    in the title's legal form (条例, 细则 …; 法 for a law), keeps the title's characters
+    in order, and keeps at least half of them."""
+    if not MIN_TITLE_CHARS <= len(span) <= len(title):
+        return 0.0
+    ending = 1 if title.endswith("法") else 2
+    if span[-ending:] != title[-ending:]:
+        return 0.0
+    position = 0
+    for char in span:
+        position = title.find(char, position) + 1
+        if position == 0:
+            return 0.0
+    share = len(span) / len(title)
+    return share if share >= MIN_TITLE_SHARE else 0.0
