@@ -28,7 +28,10 @@ EXAMPLES = """示例 / examples:
   zonebot chat
   zonebot search 营口片区去年规模以上工业总产值是多少
   zonebot eval ../shared/eval/seed_dev.jsonl"""
-CHAT_HELP = "zonebot 对话：输入问题后回车。/new 开始新对话，/quit 或 Ctrl-D 退出。"
+CHAT_HELP = (
+    "zonebot 对话：输入问题后回车。/scope 北京 只看北京的文件（/scope off 取消），"
+    "/new 开始新对话，/quit 或 Ctrl-D 退出。"
+)
 ASK_HINT = (
     "提示：每次 `zonebot ask` 都要重新加载模型；连续提问请用 `zonebot chat`，"
     "批量提问用 `zonebot ask --jsonl FILE`。(Tip: use `chat` or `--jsonl` for many questions.)"
@@ -201,6 +204,7 @@ def _add_chat(commands: argparse._SubParsersAction) -> None:
         help="interactive chat in the terminal (follow-up questions keep their context)",
         description="Ask questions one after another; a short follow-up such as "
         "“那同比增长多少?” is read in the context of the previous question. "
+        "/scope NAME answers only from one place's or law's documents (/scope off clears it), "
         "/new starts over, /quit or Ctrl-D leaves.",
     )
 
@@ -330,6 +334,8 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
         if line == "/new":
             conversation.clear()
             print("（已开始新的对话）")
+        elif line == "/scope" or line.startswith("/scope "):
+            print(engine.scoper.choose(conversation, line.removeprefix("/scope")))
         elif line:
             print(render_terminal(engine.answer(line, conversation)), end="\n\n")
 

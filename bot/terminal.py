@@ -15,6 +15,8 @@ def render_terminal(answer: Answer) -> str:
     lines = [answer.text]
     if answer.notice:
         lines.append(f"（{answer.notice}）")
+    if answer.scope and answer.found:
+        lines.append(f"（范围：{answer.scope}）")
     if not answer.found and answer.suggestions:
         lines += ["", "可以看看这些文件："]
         lines += [f"  《{title}》" for title in answer.suggestions]

@@ -28,6 +28,7 @@ def test_answer_quotes_the_document_and_cites_where_it_stands(engine):
     assert {"question", "found", "answer", "citations", "timings_ms"} <= set(record)
     assert set(record["citations"][0]) == {
         "n", "doc_id", "chunk_id", "source", "title", "section", "location", "text", "verified",
+        "document",
     }  # fmt: skip
 
 

@@ -14,6 +14,7 @@ does not cover is refused with the places it does cover.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -85,7 +86,9 @@ class ByDocument:
 
     def _within(self, asked: str, q: Question, scope: Scope) -> tuple[Answer, str | None]:
         allowed = self.scoper.allowed(scope)
+        started = time.perf_counter()
         hits = self.engine.retrieve(q, within=allowed, k=WIDE)
+        retrieve_ms = (time.perf_counter() - started) * 1000
         top = _ranked(hits[: self.settings.passages])
         dated = self._dates(q, scope, hits)
         found = dated or (self._per_document(q, hits) if self._parallel(scope, top) else [])
@@ -97,7 +100,7 @@ class ByDocument:
         if answer.found and scope.mention:
             answer = self._with_other_version(q, answer, scope)
         label = scope.label if scope.named or scope.prefer is not None else None
-        return replace(answer, scope=label), notice
+        return replace(answer, scope=label, timings_ms={"retrieve": retrieve_ms}), notice
 
     def _parallel(self, scope: Scope, top: Sequence[Hit]) -> bool:
         """Whether the best passages come from documents of different places (or the
@@ -205,8 +208,9 @@ class ByDocument:
         other = self._document(best.hit)
         year = f"{other.version_year} 年版" if other.version_year else "另一版本"
         where = f"{year}{best.chunk.article or ''}"
-        lead = f"（现行{where}规定：" if other.in_force else f"（{where}曾规定："
-        body, citations = cite_lines([Line(best.text, best.chunk, lead)])
+        lead = f"（现行 {where}规定：" if other.in_force else f"（{where}曾规定："
+        text = best.text.removeprefix(best.chunk.article or "").strip()
+        body, citations = cite_lines([Line(text, best.chunk, lead)])
         if not body:
             return answer
         shift = len(answer.citations)

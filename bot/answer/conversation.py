@@ -53,7 +53,9 @@ class Conversation:
             self.turns.popleft()
 
     def clear(self) -> None:
+        """A new conversation: no history, no chosen scope."""
         self.turns.clear()
+        self.scope = None
 
     def standalone(self, question: str) -> str:
         """The question completed from history when it is a follow-up, else unchanged."""

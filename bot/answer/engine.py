@@ -105,11 +105,9 @@ class AnswerEngine:
         if conversation is not None:
             conversation.add(Turn(q.search))
         done = time.perf_counter()
-        timings = {
-            "analyse": (scoped - started) * 1000,
-            "answer": (done - scoped) * 1000,
-            "total": (done - started) * 1000,
-        }
+        retrieved = (scoped - started) * 1000 + answer.timings_ms.get("retrieve", 0.0)
+        total = (done - started) * 1000
+        timings = {"retrieve": retrieved, "answer": total - retrieved, "total": total}
         notice = " ".join(n for n in (*notices, notice) if n) or None
         return replace(answer, timings_ms=timings, notice=notice)
 

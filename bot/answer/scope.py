@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
+from bot.answer.conversation import Conversation
 from bot.config import ConfigError
 from index.metadata import NATIONAL, DocumentInfo, normalise_title
 from index.places import (
@@ -106,6 +107,7 @@ class Scoper:
             key = _plain(doc.family)
             self._families[key] = self._families.get(key, frozenset()) | {doc.doc_id}
         self._titles = {i: _plain(normalise_title(d.title)) for i, d in self.documents.items()}
+        self._raw_titles = [normalize(d.title) for d in self.documents.values()]
         self.default = self._default(default) if default else None
 
     # ------------------------------------------------------------------ public
@@ -116,14 +118,20 @@ class Scoper:
         scope = self._named(mention)
         if scope is not None:
             scope = replace(scope, words=tuple(w for w in mention.words if w))
-            if scope.parallel and self.default is not None:  # twins: the deployment's own
-                own = (scope.documents or frozenset()) & (self.default.prefer or frozenset())
-                scope = replace(scope, documents=own, parallel=False) if own else scope
+            if scope.parallel:  # twins: the conversation's chosen place, else the default
+                scope = self._narrowed(scope, self.parse(chosen) if chosen else self.default)
         if scope is None and chosen:
             scope = self.parse(chosen)
         if scope is None and self.default is not None:
             scope = self.default
         return self._versions(scope or Scope(), mention)
+
+    def _narrowed(self, scope: Scope, place: Scope | None) -> Scope:
+        """Parallel documents narrowed to a chosen or default place's, when it has one."""
+        if place is None:
+            return scope
+        own = (scope.documents or frozenset()) & (place.prefer or place.documents or frozenset())
+        return replace(scope, documents=own, parallel=False, label=place.label) if own else scope
 
     def parse(self, name: str) -> Scope | None:
         """A scope given by name ("北京", "国家", "上海自贸区"), as a user or the operator
@@ -145,6 +153,21 @@ class Scoper:
         """Scopes a user may narrow to among these documents ("北京", "国家")."""
         docs = [self.documents[i] for i in doc_ids if i in self.documents]
         return list(dict.fromkeys(d.place_label for d in docs))
+
+    def choose(self, conversation: Conversation, name: str) -> str:
+        """`/scope NAME` in a chat: narrow the conversation to a place or law, or clear the
+        scope ("" shows it, "off" clears it); returns what to tell the user."""
+        name = name.strip()
+        if not name:
+            current = conversation.scope or "全部文件"
+            return f"当前范围：{current}。可选：{'、'.join(self.covered_places())}。"
+        if name.lower() in ("off", "clear", "-", "全部", "取消"):
+            conversation.scope = None
+            return "已取消范围限定，之后的问题在全部文件中查找。"
+        if self.parse(name) is None:
+            return f"文档中没有“{name}”的文件。可选：{'、'.join(self.covered_places())}。"
+        conversation.scope = name
+        return f"之后的问题只看{name}的文件（/scope off 取消）。"
 
     def allowed(self, scope: Scope) -> frozenset[str]:
         """The documents a scope lets answers come from."""
@@ -171,7 +194,8 @@ class Scoper:
     def _find_place(self, text: str, mention: _Mention) -> None:
         """The covered place the question names (longest name first; a one-character
         abbreviation as a word of its own), with a zone word right after it; else the
-        first province or prefecture-level city it names that no document covers."""
+        first province or prefecture-level city it names that no document covers (nor
+        any title names: a corpus without place metadata covers what its titles say)."""
         zones = zone_mentions(text)
         found: tuple[_Place, int] | None = None
         for alias, place in self._aliases:
@@ -189,7 +213,7 @@ class Scoper:
                 found = (self._by_province[named.name], position)
                 break
             place = named.short if named else _uncovered_place(token)
-            if place is not None:
+            if place is not None and not any(place in title for title in self._raw_titles):
                 mention.uncovered = place
                 before, after = text[:start], text[position:]
                 mention.certain = (
@@ -260,7 +284,7 @@ class Scoper:
 
     def _named(self, mention: _Mention) -> Scope | None:
         """The scope the question names, or an uncovered-place refusal; None if neither."""
-        if mention.uncovered and mention.place is None:
+        if mention.uncovered and mention.place is None and self._places:
             families = frozenset().union(*(self._families[f] for f in mention.families))
             places = self.covered_places(families or None)
             certain = mention.certain or bool(mention.families or mention.titles)

@@ -45,6 +45,7 @@ from bot.telegram.errors import ErrorReporter
 from bot.telegram.follow import follow_forever
 from bot.telegram.privacy import FORGET_DATA, Privacy, prune_forever
 from bot.telegram.questions import QuestionHandler
+from bot.telegram.scoping import SCOPE_DATA, ScopeButtons
 from bot.telegram.sources import FEEDBACK_DATA, SOURCE_DATA, SourceButtons
 from bot.telegram.state import BotState, Engine, Follow, Reindex
 from bot.telegram.store import open_store
@@ -208,6 +209,7 @@ def build_application(
             CallbackQueryHandler(privacy.confirm, pattern=FORGET_DATA),
             CallbackQueryHandler(uploads.documents_page, pattern=DOCUMENTS_DATA),
             CallbackQueryHandler(uploads.confirm_remove, pattern=REMOVE_DATA),
+            CallbackQueryHandler(ScopeButtons(questions).narrow, pattern=SCOPE_DATA),
         ]
     )
     app.add_error_handler(errors.on_error)

@@ -91,36 +91,39 @@ class QuestionHandler:
     async def question(self, update: Update, context: Context) -> None:
         message, user = update.effective_message, update.effective_user
         assert message is not None and message.text is not None and user is not None
+        await self.ask(message, user.id, strip_mention(message.text, context.bot.username), context)
+
+    async def ask(self, message: Message, user_id: int, text: str, context: Context) -> None:
+        """Answer `text` from `user_id`, replying to `message` (the question, or the answer
+        whose scope was narrowed when bot.telegram.scoping asks again)."""
         started = time.perf_counter()
         waited = (datetime.now(UTC) - message.date).total_seconds()
         if waited > self._max_backlog_age:
             await message.reply_text(BACKLOG.format(minutes=round(waited / 60)), parse_mode=None)
-        if not self._in_flight.enter(user.id):
-            self._log(message, "busy")
+        if not self._in_flight.enter(user_id):
+            self._log(message, user_id, "busy")
             await message.reply_text(BUSY, do_quote=_is_group(message))
             return
         try:  # the slot is held while the engine works, not while replies are sent
-            text = strip_mention(message.text, context.bot.username)
-            answer = await self._work(message, text, context, started)
+            answer = await self._work(message, user_id, text, context, started)
         finally:
-            self._in_flight.leave(user.id)
+            self._in_flight.leave(user_id)
         if answer is None:
-            self._log(message, "timeout", started)
+            self._log(message, user_id, "timeout", started)
             await message.reply_text(TIMEOUT, do_quote=_is_group(message))
         else:
-            await self._reply(message, answer, started)
+            await self._reply(message, user_id, answer, started)
 
     async def non_text(self, update: Update, context: Context) -> None:
         assert update.effective_message is not None
         await update.effective_message.reply_text(NON_TEXT)
 
     async def _work(
-        self, message: Message, text: str, context: Context, started: float
+        self, message: Message, user_id: int, text: str, context: Context, started: float
     ) -> Answer | None:
         """The engine's answer, or None when the deadline passed first."""
-        assert message.from_user is not None
         engine = self._state.engine
-        guarded = self.conversations.get(message.chat_id, message.from_user.id)
+        guarded = self.conversations.get(message.chat_id, user_id)
         try:
             async with typing_action(context.bot, message.chat_id):
                 return await asyncio.wait_for(
@@ -129,18 +132,16 @@ class QuestionHandler:
         except TimeoutError:
             return None
         except Exception:
-            self._log(message, "error", started)
+            self._log(message, user_id, "error", started)
             raise
 
-    async def _reply(self, message: Message, answer: Answer, started: float) -> None:
+    async def _reply(self, message: Message, user_id: int, answer: Answer, started: float) -> None:
         """Log the question (row and line), then send the answer with its buttons."""
-        assert message.from_user is not None
         answer_id = new_answer_id()
         keyboard = answer_keyboard(answer_id, answer)
         latency_ms = _ms_since(started)
         store = self._state.store
         try:
-            user_id = message.from_user.id
             await store.run(
                 store.log_question, answer_id, user_id, message.chat_id, answer, latency_ms
             )
@@ -148,12 +149,14 @@ class QuestionHandler:
             log.error(event("store_failed", answer=answer_id, error=str(exc)))
             keyboard = None  # buttons without their row would only say "expired"
         parts = render.render_answer(answer)
-        self._log(message, "answered" if answer.found else "refused", started, answer, answer_id)
+        outcome = "answered" if answer.found else "refused"
+        self._log(message, user_id, outcome, started, answer, answer_id)
         await reply_parts(message, parts, keyboard, quote=_is_group(message))
 
     def _log(
         self,
         message: Message,
+        user_id: int,
         outcome: str,
         started: float | None = None,
         answer: Answer | None = None,
@@ -161,7 +164,7 @@ class QuestionHandler:
     ) -> None:
         """The one `question` line of this question, whatever its outcome."""
         fields: dict[str, object] = {
-            "user": message.from_user.id if message.from_user else None,
+            "user": user_id,
             "chat": message.chat_id,
             "chat_type": message.chat.type,
             "outcome": outcome,

@@ -169,6 +169,8 @@ def render_answer(answer: Answer) -> list[Part]:
     groups: list[_Group] = [[_Block(answer.text)]]
     if answer.notice:
         groups.append([_Block(f"ℹ️ {answer.notice}", "italic")])
+    if answer.scope:
+        groups.append([_Block(f"范围：{answer.scope}", "italic")])
     for i, citation in enumerate(answer.citations):
         source = [_Block(citation.label(), "bold"), _Block(citation.quote, "quote")]
         groups.append([_Block("来源", "bold"), *source] if i == 0 else source)

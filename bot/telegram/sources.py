@@ -11,6 +11,7 @@ from bot.answer.results import Answer
 from bot.telegram import render
 from bot.telegram.messages import EXPIRED, THANKS
 from bot.telegram.replies import reply_parts
+from bot.telegram.scoping import scope_rows
 from bot.telegram.state import BotState
 
 Context = ContextTypes.DEFAULT_TYPE
@@ -20,7 +21,8 @@ FEEDBACK_DATA = re.compile(r"^fb:([0-9a-f]{12}):(up|down)$")
 
 
 def answer_keyboard(answer_id: str, answer: Answer) -> InlineKeyboardMarkup:
-    """📄 n per source (five a row), then 👍 / 👎; callback data stays far below 64 bytes."""
+    """📄 n per source (five a row), then 👍 / 👎, then 只看… to narrow the scope;
+    callback data stays below Telegram's 64 bytes."""
     sources = [
         InlineKeyboardButton(f"📄 {c.n}", callback_data=f"src:{answer_id}:{c.n}")
         for c in answer.citations
@@ -29,7 +31,8 @@ def answer_keyboard(answer_id: str, answer: Answer) -> InlineKeyboardMarkup:
         InlineKeyboardButton("👍", callback_data=f"fb:{answer_id}:up"),
         InlineKeyboardButton("👎", callback_data=f"fb:{answer_id}:down"),
     ]
-    return InlineKeyboardMarkup([*(sources[i : i + 5] for i in range(0, len(sources), 5)), votes])
+    rows = [*(sources[i : i + 5] for i in range(0, len(sources), 5)), votes]
+    return InlineKeyboardMarkup([*rows, *scope_rows(answer)])
 
 
 class SourceButtons:
