@@ -20,7 +20,6 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from bot.answer.citations import Line, cite_lines
-from bot.answer.compose import compose
 from bot.answer.dates import DateLine, asked_event, date_line
 from bot.answer.extractive import Candidate
 from bot.answer.numerals import arabic
@@ -122,12 +121,14 @@ class ByDocument:
         for doc_id in self._candidates(hits):
             own = _ranked([h for h in hits if h.chunk.doc_id == doc_id][: self.settings.passages])
             verdict = self.engine.judge(q, own)
-            # A twin's best sentence may fail a check that its wording answers anyway
+            # A twin's best passage may fail a check that its wording answers anyway
             # ("留出必要的适应调整期" has no number of days): it may still join below.
-            lead = verdict.best or (verdict.top[0] if verdict.top else None)
-            if lead is not None:
-                chosen = compose(q, lead, verdict.top, verdict.acceptable, self.settings)
-                judged.append(_Found(self._document(own[0]), verdict, own, chosen[:1]))
+            passage = (
+                verdict.chosen if verdict.chosen is not None else next(iter(verdict.order), None)
+            )
+            if passage is not None:
+                quoted = self.engine.quote(q, verdict, passage)
+                judged.append(_Found(self._document(own[0]), verdict, own, [quoted]))
         confident = [
             f for f in judged if f.judged.best and f.judged.probability >= self.engine.threshold
         ]
@@ -204,7 +205,7 @@ class ByDocument:
         judged = self.engine.judge(q, hits)
         if judged.best is None or judged.probability < self.engine.threshold:
             return answer
-        best = compose(q, judged.best, judged.top, judged.acceptable, self.settings)[0]
+        best = self.engine.quote(q, judged, judged.chosen)
         other = self._document(best.hit)
         year = f"{other.version_year} 年版" if other.version_year else "另一版本"
         where = f"{year}{best.chunk.article or ''}"
