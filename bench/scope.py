@@ -124,10 +124,18 @@ def cited_file(answer: Answer, n: int) -> str:
 
 
 def lines_by_file(answer: Answer) -> list[tuple[str, list[str]]]:
-    """Each answer line with the files its [n] markers cite."""
-    return [
-        (line, [cited_file(answer, n) for n in markers(line)]) for line in answer.text.splitlines()
-    ]
+    """Each cited stretch of the answer (the lines up to one that ends in [n] markers)
+    with the files its markers cite."""
+    stretches, pending = [], []
+    for line in answer.text.splitlines():
+        pending.append(line)
+        if markers(line):
+            files = [cited_file(answer, n) for n in markers(line)]
+            stretches.append(("\n".join(pending), files))
+            pending = []
+    if pending:
+        stretches.append(("\n".join(pending), []))
+    return stretches
 
 
 def holds(text: str, answers: list[str]) -> bool:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from bot.answer.citations import Line, cite_lines
+from bot.answer.compose import compose
 from bot.answer.dates import DateLine, asked_event, date_line
 from bot.answer.extractive import Candidate
 from bot.answer.numerals import arabic
@@ -67,6 +68,7 @@ class ByDocument:
         self.engine = engine
         self.scoper = scoper
         self.settings = engine.settings.answer
+        self._one_sentence = replace(self.settings, max_sentences=1)
 
     def answer(self, asked: str, q: Question, scope: Scope) -> tuple[Answer, str | None]:
         q = _inside(q, scope)
@@ -127,7 +129,7 @@ class ByDocument:
                 verdict.chosen if verdict.chosen is not None else next(iter(verdict.order), None)
             )
             if passage is not None:
-                quoted = self.engine.quote(q, verdict, passage)
+                quoted = self._line(q, verdict, passage)
                 judged.append(_Found(self._document(own[0]), verdict, own, [quoted]))
         confident = [
             f for f in judged if f.judged.best and f.judged.probability >= self.engine.threshold
@@ -154,6 +156,14 @@ class ByDocument:
             if line is not None:
                 found.append(_Found(self.scoper.documents[doc_id], None, [], [line]))
         return found
+
+    def _line(self, q: Question, judged: Judgement, passage: int) -> Candidate:
+        """One document's line: the passage's lead sentence alone (cut to its answering
+        clause when long), on one line, so that documents can be read side by side."""
+        lead = judged.leads[passage]
+        assert lead is not None, "only passages with sentences are ranked"
+        quoted = compose(q, lead, judged.top, self._one_sentence)
+        return replace(quoted, text=quoted.text.replace("\n", ""))
 
     def _candidates(self, hits: Sequence[Hit]) -> list[str]:
         """Documents retrieval ranks near the top, and the twins (same family) of the best
@@ -205,7 +215,7 @@ class ByDocument:
         judged = self.engine.judge(q, hits)
         if judged.best is None or judged.probability < self.engine.threshold:
             return answer
-        best = self.engine.quote(q, judged, judged.chosen)
+        best = self._line(q, judged, judged.chosen)
         other = self._document(best.hit)
         year = f"{other.version_year} 年版" if other.version_year else "另一版本"
         where = f"{year}{best.chunk.article or ''}"
@@ -286,13 +296,28 @@ def _twin_answer(found: _Found, sure: list[_Found]) -> bool:
 
 def _all_same(q: Question, texts: list[str]) -> bool:
     """Whether every document's answer says the same: for a quantity or date question
-    the same values with their units (十个工作日 is not 十日); otherwise nearly the same
-    words once each text's references to itself and its place are set aside."""
+    the same values, with their units (十个工作日 is not 十日), in the clause that answers
+    it; otherwise nearly the same words once each text's references to itself and its
+    place are set aside."""
+    if q.needs_value():
+        values = [_answer_values(q, t) for t in texts]
+        if all(values):
+            return all(v == values[0] for v in values[1:])
     forms = [_comparable(t) for t in texts]
     values, grams = forms[0]
-    if q.needs_value() and values:
-        return all(f[0] == values for f in forms[1:])
     return all(f[0] == values and _overlap(f[1], grams) >= SAME_SHARE for f in forms[1:])
+
+
+def _answer_values(q: Question, text: str) -> frozenset[str]:
+    """The values of the clause that answers the question: of the clauses with a value,
+    the one holding most of the question's terms ("最短公示期为三个月", not "最长为一年")."""
+    best: tuple[int, frozenset[str]] = (-1, frozenset())
+    for clause in re.split(r"[；;，,。]", _ARTICLE.sub("", text)):
+        values = _comparable(clause)[0]
+        hits = sum(term in normalised(clause) for term in q.terms)
+        if values and hits > best[0]:
+            best = (hits, values)
+    return best[1]
 
 
 def _comparable(text: str) -> tuple[frozenset[str], frozenset[str]]:
