@@ -19,30 +19,29 @@ from pathlib import PurePath
 
 from index.documents import Chunk, Document
 from index.header import Event, effective_date, is_header_line, parse_events
-from index.places import (
-    MUNICIPALITIES,
-    PROVINCES,
-    kind_of_zone_word,
-    prefecture,
-    province,
-    province_prefix,
-    zone_mentions,
+from index.jurisdiction import (
+    CITY,
+    LEGAL_FORM,
+    NATIONAL,
+    is_city,
+    is_national_body,
+    normalise_title,
+    places_from,
+    places_of,
+    region_kind,
+    title_places,
 )
-from index.textnorm import pos_tags
+from index.places import prefecture, province
 
 LEVELS = ("法律", "行政法规", "地方性法规", "规章", "规范性文件", "其他")
 REGION_KINDS = ("national", "province", "city", "zone")
 STATUSES = ("in force", "amended", "replaced", "repealed")
 STATUS_LABELS = {"in force": "现行有效", "amended": "已修正，现行有效", "replaced": "已被取代"}
 STATUS_LABELS["repealed"] = "已废止"
-NATIONAL = "全国"
 
 _FILE_DATE = re.compile(r"[(（](\d{4})-(\d{2})-(\d{2})[)）]\s*$")
-_LEGAL_FORM = re.compile(r"(?:法|条例|规定|办法|细则|决定|决议|规则|通知|意见|规划|方案)$")
 _REPEAL = re.compile(r"(?:同时|予以|一并)废止")
 _QUOTED = re.compile(r"《([^》]{2,80})》")
-_CITY = re.compile(r"^([\u4e00-\u9fff]{2,4}?市)")
-_BRACKET_PLACE = re.compile(r"^中国\(([^)]+)\)")
 
 
 @dataclass(frozen=True)
@@ -189,14 +188,6 @@ def _repealed_titles(texts: list[str]) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def normalise_title(title: str) -> str:
-    """A title as documents name each other: no 中华人民共和国, no spaces, ASCII brackets."""
-    from index.textnorm import normalize
-
-    text = normalize(title).replace("中华人民共和国", "")
-    return re.sub(r"\s+", "", text)
-
-
 # --------------------------------------------------------------------------- resolve
 
 
@@ -228,10 +219,10 @@ def _document_info(facts: Extracted, override: dict) -> DocumentInfo:
     issuer = pick("issuer", ("header", header_issuer), ("title", _issuer_from_title(title)))
     region = pick("region")
     if region:
-        places, zone_kind, named = _places_from(region), None, None
+        places, zone_kind, named = places_from(region), None, None
     else:
-        places, zone_kind, named = _places(title, issuer, facts.events)
-    kind = pick("region_kind") or _region_kind(places, named, issuer, title)
+        places, zone_kind, named = places_of(title, issuer, facts.events)
+    kind = pick("region_kind") or region_kind(places, named, issuer, title)
     if kind and "region" not in origin:
         origin["region"] = "header" if origin.get("issuer") == "header" else "title"
     header_level = _level(header_issuer, facts.events)
@@ -291,7 +282,7 @@ def _issuer(events: list[Event], title: str) -> str | None:
     ]
     body = enacting[-1].body if enacting else next((e.body for e in events if e.body), None)
     if body and body[0] in "省市":  # "市十四届人民代表大会…" leaves the place to the title
-        places = _title_places(title)
+        places = title_places(title)
         wanted = [p for p in places if bool(province(p)) == (body[0] == "省")]
         body = f"{wanted[-1]}{body[1:]}" if wanted else body
     return body
@@ -329,162 +320,22 @@ def _level(issuer: str | None, events: list[Event]) -> str | None:
 def _level_from_title(title: str, kind: str | None) -> str | None:
     """The level a title implies when no header names the issuer."""
     name = re.sub(r"[（(][^）)]*[）)]$", "", title).strip()
-    if not _LEGAL_FORM.search(name):
+    if not LEGAL_FORM.search(name):
         return "其他"
     if kind == "national":
         return "法律" if name.endswith("法") else "行政法规"
     return "地方性法规" if kind else None
 
 
-def is_national_body(body: str) -> bool:
-    """全国人大常委会, 国务院, a ministry (海关总署, 财政部、国家税务总局) — not a local body."""
-    if body.startswith(_NATIONAL_PREFIXES):
-        return True
-    if province_prefix(body) or _CITY.match(body):
-        return False
-    return bool(re.search(r"(?:部|署|局|委员会|银行)$", body))
-
-
-_NATIONAL_PREFIXES = ("全国人大", "国务院", "中共中央", "国家", "中国", "中央")
-
-
-# --------------------------------------------------------------------------- places
-
-
-def _places(
-    title: str, issuer: str | None, events: list[Event]
-) -> tuple[list[str], str | None, str | None]:
-    """The place chain from the province down, the zone kind and the zone's name (None
-    for a whole kind, as in "上海市经济技术开发区条例"), from the title and the issuer."""
-    places = _title_places(title)
-    if issuer:
-        places = _ordered([*places, *_issuer_places(issuer, events)])
-    zone = _zone(title, places)
-    if zone is None:
-        return places, None, None
-    kind, name = zone
-    if name and name not in places:
-        places.append(name)
-    return places, kind, name
-
-
-def _title_places(title: str) -> list[str]:
-    """Province and city a title starts with ("山东省青岛…", "中国（上海）…", "青岛市…");
-    a title that is no legal form ("来自辽宁自贸试验区营口片区的报告") may name it anywhere."""
-    name = normalise_title(title)
-    bracket = _BRACKET_PLACE.match(name)
-    if bracket:
-        name = bracket.group(1) + name[bracket.end() :]
-    found = province_prefix(name)
-    if found is None and not _LEGAL_FORM.search(name):
-        found = next((p for p in PROVINCES if p.short in name), None)
-        if found:
-            name = name[name.index(found.short) :]
-    places = []
-    if found:
-        places.append(found.name)
-        name = (
-            name.removeprefix(found.name)
-            if name.startswith(found.name)
-            else name.removeprefix(found.short)
-        )
-    if found is None or found.name not in MUNICIPALITIES:
-        city = _CITY.match(name)
-        if city and province(city.group(1)) is None:
-            places.append(city.group(1))
-    return places
-
-
-def _issuer_places(issuer: str, events: list[Event]) -> list[str]:
-    """Places of the enacting body and the body that approved it: 青岛市人大常委会,
-    approved by 山东省人大常委会 → 山东省, 青岛市."""
-    approving = next((e.body for e in events if e.kind == "批准" and e.body), None)
-    places = []
-    for body in (approving, issuer):
-        if not body or is_national_body(body):
-            continue
-        found = province_prefix(body)
-        city = _CITY.match(body)
-        if found:
-            places.append(found.name)
-        elif city:
-            places.append(city.group(1))
-    return places
-
-
-def _ordered(places: list[str]) -> list[str]:
-    """Provinces before cities, each once."""
-    return sorted(dict.fromkeys(places), key=lambda n: 0 if province(n) else 1)
-
-
-def _zone(title: str, places: list[str]) -> tuple[str, str | None] | None:
-    """(zone kind, zone name) of the zone a title is about, the name None when the title
-    covers a whole kind in its place: "上海市经济技术开发区条例" is about all of 上海市's
-    development zones, "北京经济技术开发区条例" about the one zone of that name."""
-    text = re.sub(r"\s+", "", title.replace("中华人民共和国", ""))
-    mentions = zone_mentions(text)
-    if not mentions:
-        return None
-    kind = kind_of_zone_word(mentions[0].group(0))
-    last = mentions[-1]
-    bracket = re.match(r"^中国[（(]([^）)]+)[）)]", text)
-    if bracket:
-        return kind, f"中国（{bracket.group(1)}）{last.group(0)}"
-    start = None
-    for name in places:
-        if text.startswith(name):  # "上海市漕河泾…": the zone's own name follows the place
-            start = len(name)
-            break
-        found = province(name)
-        position = text.find(found.short if found else name.removesuffix("市"))
-        if 0 <= position < last.start() and (start is None or position < start):
-            start = position  # "北京经济技术开发区": the place is part of the zone's name
-    if start is None:
-        return kind, None
-    span = text[start : last.end()]
-    if re.search(r"[的、，和与及]", span):
-        return kind, None
-    span = _without_leading_verbs(span)
-    generic = re.fullmatch(rf"(?:经济)?{re.escape(last.group(0))}", span)
-    return kind, None if generic else span
-
-
-def _without_leading_verbs(span: str) -> str:
-    """ "促进浦东新区" → "浦东新区": a zone's name starts with a noun, not with what the
-    regulation does to it."""
-    tags = pos_tags(span)
-    while len(tags) > 1 and tags[0][1][:1] in ("v", "p", "c", "d", "u"):
-        span = span[len(tags[0][0]) :]
-        tags = tags[1:]
-    return span
-
-
-def _places_from(value: object) -> list[str]:
-    """An operator's region: "全国", "上海市", "山东省/青岛市" or a list."""
-    if isinstance(value, str):
-        return [] if value == NATIONAL else [v for v in re.split(r"[/／>›]", value) if v]
-    return [str(v) for v in value]
-
-
-def _region_kind(places: list[str], zone: str | None, issuer: str | None, title: str) -> str | None:
-    if zone:
-        return "zone"
-    if places:
-        return "province" if province(places[-1]) else "city"
-    if (issuer and is_national_body(issuer)) or _LEGAL_FORM.search(normalise_title(title)):
-        return "national"  # a statute that names no place applies everywhere
-    return None
-
-
 def _with_known_cities(infos: list[DocumentInfo]) -> list[DocumentInfo]:
     """A zone named after a city the corpus knows ("青岛前湾保税港区") lies in that city,
     and a city lies in the province other documents put it in (宁波市 in 浙江省) or, when
     none does, in the province of its division code (杭州市 in 浙江省)."""
-    cities = sorted({n for i in infos for n in i.places if _is_city(n)})
+    cities = sorted({n for i in infos for n in i.places if is_city(n)})
     provinces: dict[str, str] = {}
     for info in infos:
         if info.places and province(info.places[0]):
-            provinces.update((n, info.places[0]) for n in info.places[1:] if _is_city(n))
+            provinces.update((n, info.places[0]) for n in info.places[1:] if is_city(n))
     out = []
     for info in infos:
         places = list(info.places)
@@ -492,17 +343,13 @@ def _with_known_cities(infos: list[DocumentInfo]) -> list[DocumentInfo]:
             city = next((c for c in cities if places[-1].startswith(c.removesuffix("市"))), None)
             if city and city not in places:
                 places.insert(len(places) - 1, city)
-        city = next((n for n in places if _is_city(n)), None)
+        city = next((n for n in places if is_city(n)), None)
         known = prefecture(city) if city else None
         home = provinces.get(city) or (known[1] if known else None)
         if city and home and home not in places:
             places.insert(0, home)
         out.append(replace(info, places=tuple(places)) if places != list(info.places) else info)
     return out
-
-
-def _is_city(name: str) -> bool:
-    return bool(_CITY.fullmatch(name)) and province(name) is None
 
 
 # --------------------------------------------------------------------------- names
@@ -524,7 +371,7 @@ def family(title: str, places: list[str] | tuple[str, ...]) -> str:
     text = normalise_title(title)
     text = re.sub(r"^中国\(([^)]+)\)", r"\1", text)
     for name in sorted(
-        (p for p in places if province(p) or _CITY.fullmatch(p)), key=len, reverse=True
+        (p for p in places if province(p) or CITY.fullmatch(p)), key=len, reverse=True
     ):
         found = province(name)
         for form in (name, found.short if found else name.removesuffix("市")):

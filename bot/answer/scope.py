@@ -20,17 +20,27 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 from bot.answer.conversation import Conversation
+from bot.answer.names import (
+    Place,
+    abbreviated,
+    abbreviation_share,
+    alias_at,
+    aliases,
+    covered_places,
+    plain,
+    title_spans,
+    uncovered_place,
+    words,
+)
 from bot.config import ConfigError
-from index.metadata import NATIONAL, DocumentInfo, normalise_title
+from index.jurisdiction import NATIONAL, normalise_title
+from index.metadata import DocumentInfo
 from index.places import (
-    PROVINCES,
     ZONE_KINDS,
     kind_of_zone_word,
-    prefecture,
-    province,
     zone_mentions,
 )
-from index.textnorm import jieba_words, normalize
+from index.textnorm import normalize
 
 NATIONAL_WORDS = re.compile(r"(?:国家|全国|国务院|中央)(?:层面|层级|级|的|版)|只看国家")
 NATIONAL_LABEL = "国家"
@@ -43,9 +53,6 @@ _PAST = re.compile(
 )
 _SCOPE_AFTER = re.compile(r"^(?:的|省|市|自治区|地区|当地|本地|这边|那边)")
 _SCOPE_BEFORE = re.compile(r"(?:在|到|去|赴|来|按|按照|依照|根据)$")
-_LEGAL_SUFFIX = re.compile(r"法|条例|细则|规定|办法|决定|规则")
-MIN_TITLE_SHARE = 0.5  # an abbreviated law name must keep half of the name's characters
-MIN_TITLE_CHARS = 3
 
 
 @dataclass(frozen=True)
@@ -66,18 +73,9 @@ class Scope:
     words: tuple[str, ...] = ()  # what in the question named the scope (say nothing inside it)
 
 
-@dataclass(frozen=True)
-class _Place:
-    name: str  # 北京市, 青岛市, 中国（上海）自由贸易试验区
-    label: str  # 北京, 青岛
-    level: str  # province, city, zone
-    documents: frozenset[str]  # every document whose places include it
-    own: frozenset[str]  # documents whose own (most specific) province or city it is
-
-
 @dataclass
 class _Mention:
-    place: _Place | None = None
+    place: Place | None = None
     zone_kind: str | None = None
     uncovered: str | None = None
     certain: bool = False  # the uncovered place is clearly the question's scope
@@ -98,15 +96,15 @@ class Scoper:
         self.national = frozenset(
             i for i, d in self.documents.items() if d.region_kind == "national"
         )
-        self._places = _places(self.documents.values())
-        self._aliases = sorted(_aliases(self._places), key=lambda a: -len(a[0]))
+        self._places = covered_places(self.documents.values())
+        self._aliases = sorted(aliases(self._places), key=lambda a: -len(a[0]))
         self._alias_names = {alias for alias, _ in self._aliases}
         self._by_province = {p.name: p for p in self._places.values() if p.level == "province"}
         self._families: dict[str, frozenset[str]] = {}
         for doc in self.documents.values():
-            key = _plain(doc.family)
+            key = plain(doc.family)
             self._families[key] = self._families.get(key, frozenset()) | {doc.doc_id}
-        self._titles = {i: _plain(normalise_title(d.title)) for i, d in self.documents.items()}
+        self._titles = {i: plain(normalise_title(d.title)) for i, d in self.documents.items()}
         self._raw_titles = [normalize(d.title) for d in self.documents.values()]
         self.default = self._default(default) if default else None
 
@@ -197,22 +195,22 @@ class Scoper:
         first province or prefecture-level city it names that no document covers (nor
         any title names: a corpus without place metadata covers what its titles say)."""
         zones = zone_mentions(text)
-        found: tuple[_Place, int] | None = None
+        found: tuple[Place, int] | None = None
         for alias, place in self._aliases:
             start = text.find(alias)
             if start >= 0:
                 found = (place, start + len(alias))
                 break
         position = 0
-        for token in _tokens(text) if found is None else []:
+        for token in words(text) if found is None else []:
             start, position = position, position + len(token)
             if token in self._alias_names:
                 continue
-            named = _abbreviated(token, text[position:])
+            named = abbreviated(token, text[position:])
             if named is not None and named.name in self._by_province:
                 found = (self._by_province[named.name], position)
                 break
-            place = named.short if named else _uncovered_place(token)
+            place = named.short if named else uncovered_place(token)
             if place is not None and not any(place in title for title in self._raw_titles):
                 mention.uncovered = place
                 before, after = text[:start], text[position:]
@@ -229,11 +227,11 @@ class Scoper:
         zone = next((z for z in zones if 0 <= z.start() - end <= 1), None)
         mention.zone_kind = kind_of_zone_word(zone.group(0)) if zone else None
         mention.place = self._zone_of(place, mention.zone_kind)
-        mention.words.append(text[end - len(_alias_at(text, end, self._aliases)) : end])
+        mention.words.append(text[end - len(alias_at(text, end, self._aliases)) : end])
         if zone:
             mention.words.append(zone.group(0))
 
-    def _zone_of(self, place: _Place, zone_kind: str | None) -> _Place:
+    def _zone_of(self, place: Place, zone_kind: str | None) -> Place:
         """ "上海" + 自贸区 → the 中国（上海）自由贸易试验区 place, when the corpus has it."""
         if zone_kind is None or place.level == "zone":
             return place
@@ -247,16 +245,16 @@ class Scoper:
         """Law names in the question: whole or abbreviated titles (征管法实施细则), and
         family names shared by regional twins (优化营商环境条例, 营商条例); the longest
         name wins where two overlap."""
-        plain = _plain(text)
+        flat = plain(text)
         taken: list[tuple[int, int]] = []
-        for start, end in _title_spans(plain):
+        for start, end in title_spans(flat):
             if any(start < e and s < end for s, e in taken):
                 continue
-            match = self._law_name(plain[start:end])
+            match = self._law_name(flat[start:end])
             if match is None:
                 continue
             taken.append((start, end))
-            mention.words.append(plain[start:end])
+            mention.words.append(flat[start:end])
             kind, key = match
             (mention.titles if kind == "title" else mention.families).add(key)
 
@@ -265,11 +263,11 @@ class Scoper:
         a title that is also its family's name (优化营商环境条例) names the family."""
         best: tuple[float, str, str] | None = None
         for family in self._families:
-            share = _abbreviation_share(span, family)
+            share = abbreviation_share(span, family)
             if share and (best is None or share > best[0]):
                 best = (share, "family", family)
         for doc_id, title in self._titles.items():
-            share = _abbreviation_share(span, title)
+            share = abbreviation_share(span, title)
             if share and (best is None or share > best[0]):
                 best = (share, "title", doc_id)
         if best is None:
@@ -369,142 +367,3 @@ class Scoper:
                 chosen.update(current or older)
         prefer = scope.prefer & chosen if scope.prefer is not None else None
         return replace(scope, documents=frozenset(chosen), mention=frozenset(others), prefer=prefer)
-
-
-# --------------------------------------------------------------------------- places
-
-
-def _places(documents: Iterable[DocumentInfo]) -> dict[str, _Place]:
-    """Every place some document covers, with its documents."""
-    members: dict[str, set[str]] = {}
-    own: dict[str, set[str]] = {}
-    levels: dict[str, str] = {}
-    for doc in documents:
-        for position, name in enumerate(doc.places):
-            members.setdefault(name, set()).add(doc.doc_id)
-            own.setdefault(name, set())
-            is_zone = doc.region_kind == "zone" and position == len(doc.places) - 1
-            levels.setdefault(
-                name, "zone" if is_zone else ("province" if province(name) else "city")
-            )
-        administrative = [n for n in doc.places if levels.get(n) != "zone"]
-        if administrative:
-            own[administrative[-1]].add(doc.doc_id)
-    return {
-        name: _Place(name, _label(name), levels[name], frozenset(docs), frozenset(own[name]))
-        for name, docs in members.items()
-    }
-
-
-def _label(name: str) -> str:
-    found = province(name)
-    if found:
-        return found.short
-    return name.removesuffix("市") if name.endswith("市") and len(name) > 2 else name
-
-
-def _aliases(places: dict[str, _Place]) -> list[tuple[str, _Place]]:
-    """Every form a question may name a covered place by, normalised like questions."""
-    found: list[tuple[str, _Place]] = []
-    for place in places.values():
-        forms = {place.name, place.label}
-        if place.level == "zone":
-            forms |= _zone_forms(place.name, places)
-        found.extend((normalize(f).lower(), place) for f in forms if len(f) >= 2)
-    return found
-
-
-def _zone_forms(name: str, places: dict[str, _Place]) -> set[str]:
-    """Shorter names of a zone: 浦东新区 → 浦东; 辽宁自贸试验区营口片区 → 营口片区, 营口;
-    青岛前湾保税港区 → 前湾保税港区, 前湾. A zone named after its place and kind alone
-    (中国（上海）自由贸易试验区, 北京经济技术开发区) is matched as place + zone word."""
-    text = normalize(name)
-    zones = zone_mentions(text)
-    if not zones or text.startswith("中国("):
-        return set()
-    own = text[zones[-2].end() :] if len(zones) > 1 else text
-    for other in places.values():
-        for form in (normalize(other.name), other.label):
-            if other.name != name and len(form) >= 2 and own.startswith(form):
-                own = own[len(form) :]
-    last = zones[-1].group(0)
-    if own == last or len(own) < 3:
-        return set()
-    bare = own.removesuffix(last)
-    return {own, bare} if len(bare) >= 2 else {own}
-
-
-_ADMIN_SUFFIX = re.compile(r"(?:省|市|自治区|自治州|地区|县|区)?(?:人民政府|政府|当地)?$")
-
-
-def _uncovered_place(token: str) -> str | None:
-    """The province or prefecture-level city a word names, alone or with an
-    administrative or zone suffix ("江西省政府", "苏州工业园区"; not "中山大学")."""
-    for end in range(len(token), 1, -1):
-        head, rest = token[:end], token[end:]
-        found = province(head)
-        city = prefecture(head)
-        if (found or city) and (_ADMIN_SUFFIX.fullmatch(rest) or zone_mentions(rest)):
-            return found.short if found else city[0].removesuffix("市")
-    return None
-
-
-def _alias_at(text: str, end: int, aliases: list[tuple[str, _Place]]) -> str:
-    """The alias (or one-character abbreviation) of a place that ends at `end`."""
-    for alias, _ in aliases:
-        if text.endswith(alias, 0, end):
-            return alias
-    return text[end - 1 : end]
-
-
-def _tokens(text: str) -> list[str]:
-    """jieba's words of the question in order (accurate mode, no tags: it is fast)."""
-    return [word for word in jieba_words(text) if word.strip()]
-
-
-def _abbreviated(token: str, after: str):
-    """The province a one-character abbreviation standing as a word names (沪, 京, 鲁 …);
-    one that is also an everyday word (新, 港 …) only right before a zone word."""
-    if len(token) != 1:
-        return None
-    for p in PROVINCES:
-        if token in p.abbreviations:
-            before_zone = any(after.startswith(w) for ws in ZONE_KINDS.values() for w in ws)
-            return p if before_zone or not p.common_word else None
-    return None
-
-
-# --------------------------------------------------------------------------- titles
-
-
-def _plain(text: str) -> str:
-    """A title or question for matching law names: normalised, no spaces or brackets."""
-    return re.sub(r"[\s《》〈〉<>()（）“”\"'·]", "", normalize(text).lower())
-
-
-def _title_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) of stretches of the question that could be a law's name: up to 24
-    characters ending in a legal form (法, 条例, 实施细则 …), longest first."""
-    spans = set()
-    for match in _LEGAL_SUFFIX.finditer(text):
-        end = match.end()
-        spans.update((start, end) for start in range(max(0, end - 24), end - MIN_TITLE_CHARS + 1))
-    return sorted(spans, key=lambda s: s[0] - s[1])
-
-
-def _abbreviation_share(span: str, title: str) -> float:
-    """How much of `title` the abbreviation `span` keeps, or 0 when it is none: it ends
-    in the title's legal form (条例, 细则 …; 法 for a law), keeps the title's characters
-    in order, and keeps at least half of them."""
-    if not MIN_TITLE_CHARS <= len(span) <= len(title):
-        return 0.0
-    ending = 1 if title.endswith("法") else 2
-    if span[-ending:] != title[-ending:]:
-        return 0.0
-    position = 0
-    for char in span:
-        position = title.find(char, position) + 1
-        if position == 0:
-            return 0.0
-    share = len(span) / len(title)
-    return share if share >= MIN_TITLE_SHARE else 0.0
