@@ -19,6 +19,10 @@ from index.places import PROVINCES, ZONE_KINDS, prefecture, province, zone_menti
 from index.textnorm import jieba_words, normalize
 
 LEGAL_SUFFIX = re.compile(r"法|条例|细则|规定|办法|决定|规则")
+# Endings many titles share: an abbreviation needs two characters of its own before them.
+_GENERIC_ENDING = re.compile(
+    r"(?:实施|暂行|管理|若干|试行|补充)?(?:条例|细则|规定|办法|决定|规则)$|法$"
+)
 MIN_TITLE_SHARE = 0.5  # an abbreviated law name must keep half of the name's characters
 MIN_TITLE_CHARS = 3
 
@@ -107,14 +111,6 @@ def uncovered_place(token: str) -> str | None:
     return None
 
 
-def alias_at(text: str, end: int, aliases: list[tuple[str, Place]]) -> str:
-    """The alias (or one-character abbreviation) of a place that ends at `end`."""
-    for alias, _ in aliases:
-        if text.endswith(alias, 0, end):
-            return alias
-    return text[end - 1 : end]
-
-
 def words(text: str) -> list[str]:
     """jieba's words of the question in order (accurate mode, no tags: it is fast)."""
     return [word for word in jieba_words(text) if word.strip()]
@@ -152,9 +148,12 @@ def title_spans(text: str) -> list[tuple[int, int]]:
 
 def abbreviation_share(span: str, title: str) -> float:
     """How much of `title` the abbreviation `span` keeps, or 0 when it is none: it ends
-    in the title's legal form (条例, 细则 …; 法 for a law), keeps the title's characters
-    in order, and keeps at least half of them."""
+    in the title's legal form (条例, 细则 …; 法 for a law), has two characters of its own
+    before a generic ending (实施条例), keeps the title's characters in order, and keeps at
+    least half of them."""
     if not MIN_TITLE_CHARS <= len(span) <= len(title):
+        return 0.0
+    if len(_GENERIC_ENDING.sub("", span)) < 2:  # "实施条例", "管理办法" name no law
         return 0.0
     ending = 1 if title.endswith("法") else 2
     if span[-ending:] != title[-ending:]:

@@ -24,7 +24,6 @@ from bot.answer.names import (
     Place,
     abbreviated,
     abbreviation_share,
-    alias_at,
     aliases,
     covered_places,
     plain,
@@ -70,7 +69,9 @@ class Scope:
     # rather than about the place itself ("香港、澳门属于…"), which a national law may answer.
     certain: bool = False
     prefer: frozenset[str] | None = None  # the default scope's own documents, tried first
-    words: tuple[str, ...] = ()  # what in the question named the scope (say nothing inside it)
+    # The question's words that asked for a version ("2020年版", "老版"): inside that version
+    # they say nothing, and would only dilute what is asked.
+    words: tuple[str, ...] = ()
 
 
 @dataclass
@@ -84,7 +85,7 @@ class _Mention:
     families: set[str] = field(default_factory=set)  # families named by their generic title
     year: int | None = None
     past: bool = False
-    words: list[str] = field(default_factory=list)  # the question's words that named these
+    words: list[str] = field(default_factory=list)  # the words that asked for a version
 
 
 class Scoper:
@@ -184,7 +185,6 @@ class Scoper:
         national = NATIONAL_WORDS.search(text)
         if national:
             mention.national = True
-            mention.words.append(national.group(0))
         self._find_place(text, mention)
         self._find_titles(text, mention)
         return mention
@@ -227,9 +227,6 @@ class Scoper:
         zone = next((z for z in zones if 0 <= z.start() - end <= 1), None)
         mention.zone_kind = kind_of_zone_word(zone.group(0)) if zone else None
         mention.place = self._zone_of(place, mention.zone_kind)
-        mention.words.append(text[end - len(alias_at(text, end, self._aliases)) : end])
-        if zone:
-            mention.words.append(zone.group(0))
 
     def _zone_of(self, place: Place, zone_kind: str | None) -> Place:
         """ "上海" + 自贸区 → the 中国（上海）自由贸易试验区 place, when the corpus has it."""
@@ -254,7 +251,6 @@ class Scoper:
             if match is None:
                 continue
             taken.append((start, end))
-            mention.words.append(flat[start:end])
             kind, key = match
             (mention.titles if kind == "title" else mention.families).add(key)
 
@@ -282,17 +278,20 @@ class Scoper:
 
     def _named(self, mention: _Mention) -> Scope | None:
         """The scope the question names, or an uncovered-place refusal; None if neither."""
-        if mention.uncovered and mention.place is None and self._places:
-            families = frozenset().union(*(self._families[f] for f in mention.families))
-            places = self.covered_places(families or None)
-            certain = mention.certain or bool(mention.families or mention.titles)
-            return Scope(uncovered=mention.uncovered, covered=places, named=True, certain=certain)
-        if mention.titles:
+        local_title = any(i not in self.national for i in mention.titles)
+        if mention.titles and not (mention.uncovered and mention.place is None and local_title):
+            # A national law named beside an uncovered place still answers ("香港…按外商
+            # 投资法"); another place's regulation does not ("江西省…非税收入管理条例").
             docs = self._same_titles(mention.titles)
             if mention.place is not None:
                 docs = (docs & mention.place.documents) or docs
             names = sorted({self.documents[i].short_name for i in mention.titles})
             return Scope(frozenset(docs), "、".join(f"《{n}》" for n in names), True)
+        if mention.uncovered and mention.place is None and self._places:
+            families = frozenset().union(*(self._families[f] for f in mention.families))
+            places = self.covered_places(families or None)
+            certain = mention.certain or bool(mention.families or mention.titles)
+            return Scope(uncovered=mention.uncovered, covered=places, named=True, certain=certain)
         place_docs = self._place_documents(mention)
         if mention.families:
             family = frozenset().union(*(self._families[f] for f in mention.families))
@@ -310,9 +309,7 @@ class Scoper:
         if place_docs is not None:
             return Scope(place_docs, self._place_label(mention), True)
         if mention.zone_kind:
-            docs = frozenset(
-                i for i, d in self.documents.items() if d.zone_kind == mention.zone_kind
-            )
+            docs = frozenset(i for i, d in self.documents.items() if _of_kind(d, mention.zone_kind))
             if docs:
                 return Scope(docs, mention.zone_kind, True, parallel=len(docs) > 1)
         return None
@@ -367,3 +364,12 @@ class Scoper:
                 chosen.update(current or older)
         prefer = scope.prefer & chosen if scope.prefer is not None else None
         return replace(scope, documents=frozenset(chosen), mention=frozenset(others), prefer=prefer)
+
+
+def _of_kind(document: DocumentInfo, kind: str) -> bool:
+    """A document about a zone of that kind: 自贸试验区 for 中国（上海）自由贸易试验区, 片区
+    for 辽宁自贸试验区营口片区 (a 片区 of a free trade zone)."""
+    if document.zone_kind == kind:
+        return True
+    zone = document.places[-1] if document.region_kind == "zone" and document.places else ""
+    return any(kind_of_zone_word(m.group(0)) == kind for m in zone_mentions(normalize(zone)))
