@@ -143,7 +143,7 @@ class ByDocument:
     def _dates(self, q: Question, scope: Scope, hits: Sequence[Hit]) -> list[_Found]:
         """For "when did it take effect / was it amended" about named documents: each
         one's date sentence (bot/answer/dates.py), best-ranked document first."""
-        event = asked_event(q) if scope.named and scope.documents else None
+        event = asked_event(q, scope.names) if scope.named and scope.documents else None
         if event is None:
             return []
         ranked = list(dict.fromkeys(h.chunk.doc_id for h in hits))

@@ -34,25 +34,32 @@ _FILLER = re.compile(
 )
 
 
+_FILLER_CHARS = set("的了是起从")
+
+
 @dataclass(frozen=True)
 class DateLine:
     text: str  # the sentence or header line, verbatim
     chunk: Chunk
 
 
-def asked_event(q: Question) -> str | None:
-    """The event of a document's life a date question asks about, or None."""
+def asked_event(q: Question, names: Sequence[str] = ()) -> str | None:
+    """The event of a document's life a date question asks about, or None; `names` are
+    the question's words that named the documents (they ask nothing of their own)."""
     if q.kind != "time":
         return None
-    found = [
-        (m.start(), event)
-        for event, (asks, _) in EVENTS.items()
-        for m in re.finditer(asks, q.search)
-    ]
+    asked = q.search
+    for name in names:  # "…实施条例" names the law; it does not ask when it took effect
+        asked = asked.replace(name, " ")
+    found = [(m.start(), e) for e, (asks, _) in EVENTS.items() for m in re.finditer(asks, asked)]
     if not found:
         return None
+    named = set("".join(names))  # jieba may cut a name's end into a term ("印花税法是" → 法是)
     others = [
-        t for t in q.terms if not re.fullmatch(rf"(?:{_all_event_words()}|{_FILLER.pattern})+", t)
+        t
+        for t in q.terms
+        if not set(t) <= named | _FILLER_CHARS
+        and not re.fullmatch(rf"(?:{_all_event_words()}|{_FILLER.pattern})+", t)
     ]
     if others:
         return None

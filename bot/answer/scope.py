@@ -72,6 +72,7 @@ class Scope:
     # The question's words that asked for a version ("2020年版", "老版"): inside that version
     # they say nothing, and would only dilute what is asked.
     words: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()  # the question's words that named the place or law
 
 
 @dataclass
@@ -86,6 +87,7 @@ class _Mention:
     year: int | None = None
     past: bool = False
     words: list[str] = field(default_factory=list)  # the words that asked for a version
+    names: list[str] = field(default_factory=list)  # the words that named a place or law
 
 
 class Scoper:
@@ -116,7 +118,7 @@ class Scoper:
         mention = self._mention(question)
         scope = self._named(mention)
         if scope is not None:
-            scope = replace(scope, words=tuple(w for w in mention.words if w))
+            scope = replace(scope, words=tuple(mention.words), names=tuple(mention.names))
             if scope.parallel:  # twins: the conversation's chosen place, else the default
                 scope = self._narrowed(scope, self.parse(chosen) if chosen else self.default)
         if scope is None and chosen:
@@ -195,11 +197,11 @@ class Scoper:
         first province or prefecture-level city it names that no document covers (nor
         any title names: a corpus without place metadata covers what its titles say)."""
         zones = zone_mentions(text)
-        found: tuple[Place, int] | None = None
+        found: tuple[Place, int, str] | None = None
         for alias, place in self._aliases:
             start = text.find(alias)
             if start >= 0:
-                found = (place, start + len(alias))
+                found = (place, start + len(alias), alias)
                 break
         position = 0
         for token in words(text) if found is None else []:
@@ -208,7 +210,7 @@ class Scoper:
                 continue
             named = abbreviated(token, text[position:])
             if named is not None and named.name in self._by_province:
-                found = (self._by_province[named.name], position)
+                found = (self._by_province[named.name], position, token)
                 break
             place = named.short if named else uncovered_place(token)
             if place is not None and not any(place in title for title in self._raw_titles):
@@ -223,10 +225,11 @@ class Scoper:
         if found is None:
             mention.zone_kind = kind_of_zone_word(zones[0].group(0)) if zones else None
             return
-        place, end = found
+        place, end, name = found
         zone = next((z for z in zones if 0 <= z.start() - end <= 1), None)
         mention.zone_kind = kind_of_zone_word(zone.group(0)) if zone else None
         mention.place = self._zone_of(place, mention.zone_kind)
+        mention.names.append(name)
 
     def _zone_of(self, place: Place, zone_kind: str | None) -> Place:
         """ "上海" + 自贸区 → the 中国（上海）自由贸易试验区 place, when the corpus has it."""
@@ -251,6 +254,7 @@ class Scoper:
             if match is None:
                 continue
             taken.append((start, end))
+            mention.names.append(flat[start:end])
             kind, key = match
             (mention.titles if kind == "title" else mention.families).add(key)
 
