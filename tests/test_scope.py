@@ -76,6 +76,11 @@ def test_law_names_whole_or_abbreviated(scoper, infos, question, expected):
     assert files(scoper.decide(question), infos) == {expected}
 
 
+def test_national_before_a_shared_title_names_the_national_text(scoper, infos):
+    scope = scoper.decide("国家优化营商环境条例规定开办企业多久办结？")
+    assert files(scope, infos) == {"优化营商环境条例(2019-10-22).md"} and not scope.parallel
+
+
 def test_a_title_shared_by_twins_names_them_all(scoper, infos):
     scope = scoper.decide("优化营商环境条例什么时候施行？")
     assert scope.parallel and len(files(scope, infos)) == 4  # in force: 国家, 上海, 北京, 青岛

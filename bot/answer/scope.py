@@ -43,6 +43,7 @@ from index.textnorm import normalize
 
 NATIONAL_WORDS = re.compile(r"(?:国家|全国|国务院|中央)(?:层面|层级|级|的|版)|只看国家")
 NATIONAL_LABEL = "国家"
+_NATIONAL_BEFORE_TITLE = ("国家", "国务院", "全国", "中央")
 _YEAR = re.compile(
     r"((?:19|20)\d{2})\s*年?\s*(?:那|这|的)?\s*(?:一)?\s*(?:版|修订|修正|修改)"
     r"|(?:版|本)\s*[（(]\s*((?:19|20)\d{2})"
@@ -255,6 +256,8 @@ class Scoper:
                 continue
             taken.append((start, end))
             mention.names.append(flat[start:end])
+            if flat[:start].endswith(_NATIONAL_BEFORE_TITLE):  # "国家优化营商环境条例"
+                mention.national = True
             kind, key = match
             (mention.titles if kind == "title" else mention.families).add(key)
 
