@@ -36,7 +36,7 @@ DOCUMENTS_NAME = "documents.json"
 # Bumped whenever `index.metadata` would give other metadata for the same files: an index
 # of another version is updated at the next build (its facts are read again; chunks and
 # vectors are still reused).
-METADATA_VERSION = 2
+METADATA_VERSION = 3
 
 FIELDS = (
     "title",

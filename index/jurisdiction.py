@@ -16,6 +16,7 @@ from index.places import (
     MUNICIPALITIES,
     PROVINCES,
     kind_of_zone_word,
+    prefecture,
     province,
     province_prefix,
     zone_mentions,
@@ -85,6 +86,9 @@ def title_places(title: str) -> list[str]:
         city = CITY.match(name)
         if city and province(city.group(1)) is None:
             places.append(city.group(1))
+        elif found is None:  # "营口港…", "营口片区…": a prefecture-level city's bare name
+            known = next((prefecture(name[:n]) for n in (3, 2) if prefecture(name[:n])), None)
+            places += [known[1], known[0]] if known else []
     return places
 
 

@@ -323,7 +323,7 @@ def _level_from_title(title: str, kind: str | None) -> str | None:
     if not LEGAL_FORM.search(name):
         return "其他"
     if kind == "national":
-        return "法律" if name.endswith("法") else "行政法规"
+        return "法律" if name.endswith("法") and not name.endswith("办法") else "行政法规"
     return "地方性法规" if kind else None
 
 

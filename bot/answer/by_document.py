@@ -110,7 +110,7 @@ class ByDocument:
             return True
         if scope.named:
             return False
-        places = {self._document(h).place_label for h in top}
+        places = {self._document(h).place_label for h in top if _regulation(self._document(h))}
         return len(places) > 1
 
     def _per_document(self, q: Question, hits: Sequence[Hit]) -> list[_Found]:
@@ -169,6 +169,7 @@ class ByDocument:
         """Documents retrieval ranks near the top, and the twins (same family) of the best
         ones, which a question about one of them is as much about."""
         top = list(dict.fromkeys(h.chunk.doc_id for h in hits[:NEAR_TOP]))
+        top = [i for i in top if _regulation(self.scoper.documents[i])]
         families = {self.scoper.documents[i].family for i in top[:TWINS_OF]}
         twins = [
             h.chunk.doc_id for h in hits if self.scoper.documents[h.chunk.doc_id].family in families
@@ -260,6 +261,11 @@ def _inside(q: Question, scope: Scope) -> Question:
     search = re.sub(r"^[\s，,、的里中]+", "", re.sub(r"\s+", " ", search)).strip()
     inside = analyse(q.text, search) if search else q
     return inside if inside.terms else q
+
+
+def _regulation(document: DocumentInfo) -> bool:
+    """Only rules of a known place have parallels elsewhere; a news report does not."""
+    return document.region_kind is not None and document.level not in (None, "其他")
 
 
 def _ranked(hits: Sequence[Hit]) -> list[Hit]:

@@ -92,8 +92,9 @@ def _zone_forms(name: str, places: dict[str, Place]) -> set[str]:
     last = zones[-1].group(0)
     if own == last or len(own) < 3:
         return set()
-    bare = own.removesuffix(last)
-    return {own, bare} if len(bare) >= 2 else {own}
+    bare = own.removesuffix(last)  # 浦东; not 营口, which names the whole city
+    city = prefecture(bare) or province(bare)
+    return {own, bare} if len(bare) >= 2 and not city else {own}
 
 
 _ADMIN_SUFFIX = re.compile(r"(?:省|市|自治区|自治州|地区|县|区)?(?:人民政府|政府|当地)?$")

@@ -103,6 +103,7 @@ class Scoper:
         self._places = covered_places(self.documents.values())
         self._aliases = sorted(aliases(self._places), key=lambda a: -len(a[0]))
         self._alias_names = {alias for alias, _ in self._aliases}
+        self._unplaced = frozenset(i for i, d in self.documents.items() if d.region_kind is None)
         self._by_province = {p.name: p for p in self._places.values() if p.level == "province"}
         self._families: dict[str, frozenset[str]] = {}
         for doc in self.documents.values():
@@ -322,8 +323,10 @@ class Scoper:
         return None
 
     def _place_documents(self, mention: _Mention) -> frozenset[str] | None:
+        """A named place's documents, with those whose place is unknown (a notice without
+        a title place may well be that place's); no document known to be elsewhere."""
         if mention.place is not None:
-            return mention.place.own or mention.place.documents
+            return (mention.place.own or mention.place.documents) | self._unplaced
         return self.national if mention.national else None
 
     def _place_label(self, mention: _Mention) -> str:
