@@ -123,3 +123,35 @@ def test_dense_settings_come_from_the_config(tmp_path):
     assert settings.index.dense == DenseSettings(kind="hnsw", ef_search=64)
     with pytest.raises(ConfigError, match="'auto', 'flat', 'hnsw'"):
         settings_from_dict({"index": {"dense": {"kind": "ivf"}}}, tmp_path)
+
+
+def test_hnsw_search_within_a_selection_is_exact():
+    """A graph walk filtered to a few documents' chunks far from the query finds none of
+    them (0 or 1 hit here for every query with the filter on the graph), and misses 1 or 2
+    of the top 10 of a scattered 5%; both must give exact search's top 10."""
+    vectors = _unit_vectors(8000)
+    hnsw = DenseIndex.from_vectors(vectors, DenseSettings(kind="hnsw"))
+    rng = np.random.default_rng(2)
+    for query in _unit_vectors(20, seed=1):
+        far = np.sort(np.argsort(vectors @ query)[:40])  # the 40 least like the query
+        scattered = np.sort(rng.choice(len(vectors), 400, replace=False))
+        for among in (far, scattered):
+            exact = among[np.argsort(-(vectors[among] @ query))[:10]]
+            found = hnsw.search(query, 10, among)
+            assert {i for i, _ in found} == set(exact.tolist())
+            np.testing.assert_allclose([s for _, s in found], vectors[exact] @ query, atol=1e-5)
+    assert len(hnsw.search(query, 10, far[:3])) == 3
+
+
+def test_hnsw_search_within_most_of_the_index_walks_the_graph():
+    """A filter keeping most chunks (the texts in force) prunes little of the graph."""
+    vectors, queries = _unit_vectors(8000), _unit_vectors(100, seed=1)
+    hnsw = DenseIndex.from_vectors(vectors, DenseSettings(kind="hnsw"))
+    among = np.flatnonzero(np.random.default_rng(3).random(len(vectors)) < 0.9)
+    found = []
+    for query in queries:
+        exact = among[np.argsort(-(vectors[among] @ query))[:10]]
+        hits = hnsw.search(query, 10, among)
+        assert len(hits) == 10 and {i for i, _ in hits} <= set(among.tolist())
+        found.append(len({i for i, _ in hits} & set(exact.tolist())) / 10)
+    assert np.mean(found) >= 0.95

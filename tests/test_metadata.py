@@ -9,6 +9,7 @@ import pytest
 from test_build import FakeEmbedder
 from twins_support import DOCUMENTS, build, write_corpus
 
+from index.dense import DenseSettings
 from index.document_store import (
     DOCUMENTS_NAME,
     MetadataError,
@@ -213,10 +214,11 @@ def test_an_index_built_before_metadata_is_upgraded_without_embedding(tmp_path):
     assert len(infos) == len(facts) == len(DOCUMENTS)
 
 
-def test_search_within_documents_never_leaves_them(tmp_path):
+@pytest.mark.parametrize("kind", ["flat", "hnsw"])
+def test_search_within_documents_never_leaves_them(tmp_path, kind):
     corpus = write_corpus(tmp_path / "corpus")
     embedder = FakeEmbedder()
-    build(corpus, tmp_path / "idx", embedder)
+    build(corpus, tmp_path / "idx", embedder, dense=DenseSettings(kind=kind))
     retriever = HybridRetriever(
         open_index(tmp_path / "idx", embedder), embedder, RetrievalSettings()
     )
@@ -227,5 +229,7 @@ def test_search_within_documents_never_leaves_them(tmp_path):
     )
     hits = retriever.search("开办企业多久办结", 10, within={beijing})
     assert hits and {h.chunk.doc_id for h in hits} == {beijing}
+    dense = retriever.search("开办企业多久办结", 10, mode="dense", within={beijing})
+    assert len(dense) == min(10, len(retriever.chunks_of(beijing)))  # every chunk reachable
     assert retriever.search("开办企业多久办结", 10, within=set()) == []
     assert len(retriever.search("开办企业多久办结", 10)) == 10
