@@ -176,3 +176,28 @@ def test_a_long_list_says_how_many_items_there_are_and_how_many_are_shown():
     assert 1 <= shown < 7 and _list_notice(lead) == f"共7项，以上为前{shown}项；点 📄 1 查看全文。"
     everything = compose(q, ranked[0], ranked, AnswerSettings(max_list_chars=2000))
     assert everything.text.count("\n") == 7 and _list_notice(everything) is None
+
+
+def test_a_word_only_other_documents_use_counts_when_the_passages_are_narrowed():
+    """Judged within one document's passages (a scope), a sentence lacking a question word
+    that only another document uses (起征点) scores as it does among both documents'
+    passages, not as if no document used that word."""
+    own = make_chunk(
+        "第九条 小规模纳税人，是指年应征增值税销售额未超过五百万元的纳税人。",
+        title="增值税法",
+        doc_id="law",
+    )
+    other = make_chunk(
+        "第十七条 纳税人销售额未达到增值税起征点的，免征增值税。",
+        title="增值税暂行条例",
+        doc_id="old",
+        n=2,
+    )
+    q = analyse("小规模纳税人的增值税起征点是每月销售额多少?")
+    weigh = weights(own, other)
+    narrowed = candidates(q, hits_of(own), weigh)[0]
+    measured = candidates(q, hits_of(own), weigh, vocabulary=hits_of(own, other))[0]
+    among_both = next(c for c in candidates(q, hits_of(own, other), weigh) if c.chunk == own)
+    assert measured.text == narrowed.text == among_both.text
+    assert measured.score < narrowed.score
+    assert measured.score == among_both.score

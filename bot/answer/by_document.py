@@ -89,19 +89,30 @@ class ByDocument:
         allowed = self.scoper.allowed(scope)
         started = time.perf_counter()
         hits = self.engine.retrieve(q, within=allowed, k=WIDE)
-        retrieve_ms = (time.perf_counter() - started) * 1000
         top = _ranked(hits[: self.settings.passages])
+        vocabulary = self._vocabulary(q, allowed, top)
+        retrieve_ms = (time.perf_counter() - started) * 1000
         dated = self._dates(q, scope, hits)
-        found = dated or (self._per_document(q, hits) if self._parallel(scope, top) else [])
+        parallel = self._parallel(scope, top)
+        found = dated or (self._per_document(q, hits, vocabulary) if parallel else [])
         if len(found) >= 2 or (dated and len(found) == 1):
             answer = self._by_document(asked, q, found)
             notice = None
         else:
-            answer, notice = self.engine.compose_answer(asked, q, top)
+            answer, notice = self.engine.compose_answer(asked, q, top, vocabulary)
         if answer.found and scope.mention:
-            answer = self._with_other_version(q, answer, scope)
+            answer = self._with_other_version(q, answer, scope, vocabulary)
         label = scope.label if scope.named or scope.prefer is not None else None
         return replace(answer, scope=label, timings_ms={"retrieve": retrieve_ms}), notice
+
+    def _vocabulary(self, q: Question, allowed: frozenset[str], top: list[Hit]) -> list[Hit]:
+        """The question's best passages among all documents in force: which of its words
+        the corpus uses is measured on them, whether a scope's passages or one document's
+        are judged (`extractive.candidates`). Narrowed to one document, the passages lack
+        the words it does not use, and what they do say looked like the whole question."""
+        if allowed == self.scoper.in_force:
+            return top
+        return self.engine.retrieve(q, within=self.scoper.in_force, k=self.settings.passages)
 
     def _parallel(self, scope: Scope, top: Sequence[Hit]) -> bool:
         """Whether the best passages come from documents of different places (or the
@@ -113,7 +124,9 @@ class ByDocument:
         places = {self._document(h).place_label for h in top if _regulation(self._document(h))}
         return len(places) > 1
 
-    def _per_document(self, q: Question, hits: Sequence[Hit]) -> list[_Found]:
+    def _per_document(
+        self, q: Question, hits: Sequence[Hit], vocabulary: Sequence[Hit]
+    ) -> list[_Found]:
         """The candidate documents, each judged on its own passages as if the question
         had named it; those that answer, best-ranked first. A document answers when the
         model is confident of its sentence and that sentence scores close to the best
@@ -122,7 +135,7 @@ class ByDocument:
         judged = []
         for doc_id in self._candidates(hits):
             own = _ranked([h for h in hits if h.chunk.doc_id == doc_id][: self.settings.passages])
-            verdict = self.engine.judge(q, own)
+            verdict = self.engine.judge(q, own, vocabulary)
             # A twin's best passage may fail a check that its wording answers anyway
             # ("留出必要的适应调整期" has no number of days): it may still join below.
             passage = (
@@ -210,10 +223,12 @@ class ByDocument:
         choices = self.scoper.choices(f.document.doc_id for f in found)
         return Answer(asked, True, body, citations, choices=choices)
 
-    def _with_other_version(self, q: Question, answer: Answer, scope: Scope) -> Answer:
+    def _with_other_version(
+        self, q: Question, answer: Answer, scope: Scope, vocabulary: Sequence[Hit]
+    ) -> Answer:
         """ "（2020 年版第五条曾规定：…）" or "（现行 2024 年版第五条规定：…）" after the answer."""
         hits = _ranked(self.engine.retrieve(q, within=scope.mention, k=self.settings.passages))
-        judged = self.engine.judge(q, hits)
+        judged = self.engine.judge(q, hits, vocabulary)
         if judged.best is None or judged.probability < self.engine.threshold:
             return answer
         best = self._line(q, judged, judged.chosen)

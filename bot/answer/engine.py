@@ -111,10 +111,12 @@ class AnswerEngine:
         notice = " ".join(n for n in (*notices, notice) if n) or None
         return replace(answer, timings_ms=timings, notice=notice)
 
-    def compose_answer(self, asked: str, q: Question, hits: list[Hit]) -> tuple[Answer, str | None]:
+    def compose_answer(
+        self, asked: str, q: Question, hits: list[Hit], vocabulary: Sequence[Hit] = ()
+    ) -> tuple[Answer, str | None]:
         """The cited answer, or the refusal with related passages or suggestions; plus a
-        notice from the LLM."""
-        judged = self.judge(q, hits)
+        notice from the LLM. `vocabulary`: see `extractive.candidates`."""
+        judged = self.judge(q, hits, vocabulary)
         if judged.best is None or judged.probability < self.threshold:
             log.info("refused %r: p=%.3f < %.3f", q.search, judged.probability, self.threshold)
             refusal = self._refusal(asked, q, judged, hits)
@@ -150,10 +152,10 @@ class AnswerEngine:
             return refusal, None
         return Answer(asked, True, *drafted), None
 
-    def judge(self, q: Question, hits: Sequence[Hit]) -> Judgement:
+    def judge(self, q: Question, hits: Sequence[Hit], vocabulary: Sequence[Hit] = ()) -> Judgement:
         """The model's probability that each passage answers the question, and each
         passage's best sentence."""
-        return self.judge_ranked(q, self.rank(q, hits), hits)
+        return self.judge_ranked(q, self.rank(q, hits, vocabulary), hits)
 
     def judge_ranked(
         self, q: Question, ranked: Sequence[Candidate], hits: Sequence[Hit]
@@ -204,9 +206,11 @@ class AnswerEngine:
         k = k or self.settings.answer.passages
         return self.retriever.search(question.search, k, mode=self.mode, within=within)
 
-    def rank(self, question: Question, hits: Sequence[Hit]) -> list[Candidate]:
+    def rank(
+        self, question: Question, hits: Sequence[Hit], vocabulary: Sequence[Hit] = ()
+    ) -> list[Candidate]:
         """All sentences of the passages, scored, best first (also used for calibration)."""
-        return candidates(question, hits, self._weights)
+        return candidates(question, hits, self._weights, vocabulary)
 
 
 @dataclass(frozen=True)

@@ -150,17 +150,23 @@ class _Place:
     around: frozenset[str]  # in the sentence, its neighbours and the headings
 
 
-def candidates(question: Question, hits: Sequence[Hit], weigh: TermWeights) -> list[Candidate]:
+def candidates(
+    question: Question, hits: Sequence[Hit], weigh: TermWeights, vocabulary: Sequence[Hit] = ()
+) -> list[Candidate]:
     """All sentences of the hits, best first.
 
     Selection compares sentences on the terms that occur in some candidate at all, so
     a term no passage contains (a mis-segmented "法从", a word the documents never use)
     does not flatten the differences; the refusal checks keep the full denominator.
+    `vocabulary` (the question's best passages over the whole corpus, when the hits are
+    only a scope's or one document's) counts too: narrowing the passages must not make a
+    word that other documents use look like one that no document uses.
     """
     terms = _Terms({t: weigh(t) for t in question.terms})
     focus = _Terms({t: weigh(t) for t in question.focus})
     places = list(_places(hits, terms))
-    matchable = frozenset().union(*(p.in_sentence | p.in_heading for p in places))
+    found = [*places, *_places(vocabulary, terms)]
+    matchable = frozenset().union(*(p.in_sentence | p.in_heading for p in found))
     qgrams = char_bigrams(" ".join(question.terms))
     question_grams = char_bigrams(question.search)
     marker = KIND_MARKERS.get(question.kind)
