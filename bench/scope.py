@@ -16,7 +16,8 @@
    - ambiguous with `answer.default_scope: 上海`: answered from the 上海 document alone;
    - uncovered: refused, naming the place and listing at least three covered places.
 
-The held-out part is for the end only: never change anything because of it.
+`scope_heldout` was measured once, at the end of the first round, and is training data
+since; a new held-out set replaces it (measured by the lead, never tuned on).
 
     python bench/scope.py [--part train|heldout|both] [--failures] [--metadata-only]
 """
