@@ -26,13 +26,11 @@ from index.dense import DenseIndex, DenseSettings
 from index.documents import Chunk
 from index.embeddings import Embedder
 from index.errors import EmptyCorpus, IndexNotFound, ZonebotError
-from index.formats.source import SourceText
 from index.generations import build_lock, live_generation, new_generation, remove_debris
-from index.ingest import FileLoader, IngestLimits, load_within_limits, skip_reason
+from index.ingest import FileLoader, IngestLimits, ParsedFile, parse_within_limits, skip_reason
 from index.loaders import SUPPORTED_SUFFIXES, load_file
 from index.manifest import FORMAT_VERSION, Manifest
 from index.sandbox import Sandbox
-from index.structure import parse_documents
 from index.textnorm import tokenize
 
 ProgressFn = Callable[[str], None]
@@ -208,15 +206,15 @@ def _chunk_corpus(
 ) -> tuple[list[Chunk], list[list[str]]]:
     """Chunks and keyword tokens for every readable file, reusing unchanged files' chunks.
 
-    Each file is parsed in the sandboxed parser process; whatever fails, there or here,
-    skips that file only."""
+    Each file is loaded and parsed into documents in the sandboxed parser process;
+    whatever fails, there or here, skips that file only."""
     from tqdm import tqdm
 
     chunks: list[Chunk] = []
     tokens: list[list[str]] = []
-    load = partial(load_within_limits, limits=IngestLimits(**limits.to_dict()), loader=loader)
+    parse = partial(parse_within_limits, limits=IngestLimits(**limits.to_dict()), loader=loader)
     sandbox = Sandbox(
-        load,
+        parse,
         timeout_s=limits.parse_timeout_s,
         memory_mb=limits.parse_memory_mb,
         describe=skip_reason,
@@ -231,12 +229,12 @@ def _chunk_corpus(
                 continue
             path = scan.paths[name]
             try:
-                source = sandbox.call(path)
-                new = _file_chunks(name, source, chunker)
+                parsed = sandbox.call(name, path)
+                new = _file_chunks(parsed, chunker)
             except Exception as error:  # one bad file is one skipped file
                 summary.skipped[name] = skip_reason(error).removeprefix(f"{path}: ")
                 continue
-            for note in source.notes:  # parts of a file left out, e.g. an unreadable scan page
+            for note in parsed.source.notes:  # parts left out, e.g. an unreadable scan page
                 summary.skipped[f"{name} · {note.split('：', 1)[0]}"] = note
             if not new:
                 summary.skipped[name] = "没有可索引的文本 (no indexable text)"
@@ -245,13 +243,9 @@ def _chunk_corpus(
     return chunks, tokens
 
 
-def _file_chunks(name: str, source: SourceText, chunker: ChunkerSettings) -> list[Chunk]:
-    """One file's chunks from its text (which came from the parser process)."""
-    return [
-        chunk
-        for document in parse_documents(name, source.text, source.page_starts, source.places)
-        for chunk in chunk_document(document, chunker)
-    ]
+def _file_chunks(parsed: ParsedFile, chunker: ChunkerSettings) -> list[Chunk]:
+    """One file's chunks from its documents (which came from the parser process)."""
+    return [chunk for document in parsed.documents for chunk in chunk_document(document, chunker)]
 
 
 def _embed(
