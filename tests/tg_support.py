@@ -20,7 +20,7 @@ from typing import Any
 
 from telegram.ext import Application
 
-from bot.answer.conversation import Conversation
+from bot.answer.conversation import Conversation, Turn
 from bot.answer.results import NOT_FOUND, Answer, Citation, IndexSummary
 from bot.config import Settings, settings_from_dict
 from bot.telegram.app import ALLOWED_UPDATES, build_application
@@ -148,21 +148,25 @@ class EngineDouble:
         self.errors: dict[str, Exception] = {RAISE_PHRASE: RuntimeError(SECRET_DETAIL)}
         self.titles = titles if titles is not None else [REPORT, VILLAGE, SHANGHAI]
         self.questions: list[tuple[str, Conversation | None]] = []
-        self.overlaps = 0  # questions that found their conversation in use by another
-        self._busy: set[int] = set()  # ids of conversations being answered right now
+        self.histories: list[tuple[str, ...]] = []  # the earlier turns each question saw
+        self.spans: list[tuple[str, float, float]] = []  # question, start, end (perf_counter)
         self._lock = threading.Lock()
 
     def answer(self, question: str, conversation: Conversation | None = None) -> Answer:
-        key = id(conversation)
+        """Like the real engine, a question answered in a conversation becomes a turn."""
+        started = time.perf_counter()
         with self._lock:
             self.questions.append((question, conversation))
-            self.overlaps += conversation is not None and key in self._busy
-            self._busy.add(key)
+            turns = conversation.turns if conversation is not None else ()
+            self.histories.append(tuple(t.question for t in turns))
         try:
-            return self._answer(question)
+            answer = self._answer(question)
         finally:
             with self._lock:
-                self._busy.discard(key)
+                self.spans.append((question, started, time.perf_counter()))
+        if conversation is not None:
+            conversation.add(Turn(question))
+        return answer
 
     def _answer(self, question: str) -> Answer:
         time.sleep(self.delay + sum(s for p, s in self.slow.items() if p in question))

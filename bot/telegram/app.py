@@ -149,6 +149,7 @@ def build_application(
         tg.rate_limit.in_flight,
         settings.answer.timeout_s,
         tg.max_backlog_age,
+        threads=2 * max(1, tg.concurrent_updates),  # as many again for answers past deadline
     )
     privacy = Privacy(state, questions.conversations)
     buttons = SourceButtons(state)
