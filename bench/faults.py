@@ -185,7 +185,7 @@ def kill_during_build(workspace: Workspace) -> list[FaultRow]:
     run = scenario(workspace, "kill")
     points = [
         ("reading files", lambda p, w: w.wait_for(p, "读取文档")),
-        ("embedding", lambda p, w: w.wait_for(p, "嵌入向量")),
+        ("embedding", lambda p, w: w.wait_for(p, "Embedding:")),  # its progress bar
         ("writing the generation", lambda p, w: wait_for_tmp(p, run.index)),
     ]
     rows = []
