@@ -7,18 +7,18 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
 
 import pytest
 
 from bot.telegram import messages
 from bot.telegram.inbox import MAX_ATTEMPTS
-from bot.telegram.store import STORE_FILE, FeedbackStore, InboxEntry
-from tests.tg_support import running_bot
+from bot.telegram.store import open_store
+from tests.tg_support import left_behind, running_bot
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
 QUESTION = "营口片区去年规模以上工业总产值是多少？"
+GONE = "host:1:dead00"  # the owner of entries a killed process left
 
 
 def _rows(db_path) -> list[tuple]:
@@ -26,24 +26,6 @@ def _rows(db_path) -> list[tuple]:
         return db.execute(
             "SELECT chat_id, user_id, text, update_json, done_at IS NOT NULL FROM inbox"
         ).fetchall()
-
-
-def _left_behind(
-    chat_id: int, message_id: int, text: str, age: float = 0.0, attempts: int = 1
-) -> InboxEntry:
-    """An entry as a killed process leaves it: fetched, handled `attempts` times, not done."""
-    sent = time.time() - age
-    update = {
-        "update_id": 1,
-        "message": {
-            "message_id": message_id,
-            "date": int(sent),
-            "chat": {"id": chat_id, "type": "private", "first_name": ""},
-            "from": {"id": chat_id, "is_bot": False, "first_name": ""},
-            "text": text,
-        },
-    }
-    return InboxEntry(chat_id, message_id, chat_id, text, sent, json.dumps(update), attempts)
 
 
 async def test_a_question_is_stored_before_telegram_is_told_it_arrived(tmp_path):
@@ -72,9 +54,9 @@ async def test_an_update_delivered_again_is_not_answered_again(tmp_path):
 async def test_unfinished_questions_are_answered_at_start_once_the_late_one_with_an_apology(
     tmp_path,
 ):
-    store = FeedbackStore(tmp_path / "data" / STORE_FILE)
-    store.inbox_add(_left_behind(122, 7, QUESTION))
-    store.inbox_add(_left_behind(123, 8, "易办电是什么？", age=2 * 3600))
+    store = open_store("sqlite", tmp_path / "data")
+    store.inbox_add(left_behind(122, 7, QUESTION), GONE)
+    store.inbox_add(left_behind(123, 8, "易办电是什么？", age=2 * 3600), GONE)
     store.close()
     async with running_bot(tmp_path) as h:
         (answer,) = await h.wait_for("sendMessage", chat_id=122)
@@ -91,8 +73,8 @@ async def test_unfinished_questions_are_answered_at_start_once_the_late_one_with
 
 
 async def test_a_question_that_keeps_killing_the_bot_is_given_up_with_an_apology(tmp_path):
-    store = FeedbackStore(tmp_path / "data" / STORE_FILE)
-    store.inbox_add(_left_behind(124, 9, QUESTION, attempts=MAX_ATTEMPTS))
+    store = open_store("sqlite", tmp_path / "data")
+    store.inbox_add(left_behind(124, 9, QUESTION, attempts=MAX_ATTEMPTS), GONE)
     store.close()
     async with running_bot(tmp_path) as h:
         (gave_up,) = await h.wait_for("sendMessage", chat_id=124)
@@ -103,14 +85,23 @@ async def test_a_question_that_keeps_killing_the_bot_is_given_up_with_an_apology
     assert all(done for *_, done in _rows(h.db_path))
 
 
-def test_inbox_entries_go_with_forget_and_done_keys_after_a_day(tmp_path):
-    store = FeedbackStore(tmp_path / STORE_FILE)
-    assert store.inbox_add(_left_behind(125, 1, QUESTION))
-    assert not store.inbox_add(_left_behind(125, 1, QUESTION)), "known: delivered again"
-    store.inbox_add(_left_behind(126, 2, QUESTION))
-    store.forget(125)
-    assert [e.chat_id for e in store.inbox_replay()] == [126]
-    store.inbox_done(126, 2, now=time.time() - 2 * 86_400)
-    store.inbox_done(0, 0)  # any later done mark drops keys older than a day
-    assert store.inbox_add(_left_behind(126, 2, QUESTION)), "forgotten after a day"
+async def test_on_a_shared_store_a_dead_replicas_questions_are_taken_over_not_a_live_ones(
+    tmp_path, monkeypatch, pg_cluster
+):
+    """Replicas share PostgreSQL: at start only entries whose claim went unrenewed for
+    LEASE_S are taken over (their process died); one a live replica renews is left."""
+    url = pg_cluster.create_database()
+    monkeypatch.setenv("ZONEBOT_TEST_PG_PASSWORD", pg_cluster.password)
+    store = open_store(url, tmp_path, pg_cluster.password)
+    store.inbox_add(left_behind(127, 1, QUESTION), GONE)
+    store.inbox_add(left_behind(128, 2, QUESTION), "host:2:alive0")
+    store._db.transact(  # the dead one stopped renewing two minutes ago
+        lambda tx: tx.execute("UPDATE inbox SET claimed_at = claimed_at - 120 WHERE chat_id = 127")
+    )
     store.close()
+    shared = {"store": url, "store_password_env": "ZONEBOT_TEST_PG_PASSWORD"}
+    async with running_bot(tmp_path, **shared) as h:
+        (answer,) = await h.wait_for("sendMessage", chat_id=127)
+        assert "102.25亿元" in answer.text
+        await h.settle()
+        assert not h.fake.find("sendMessage", chat_id=128), "its replica is still on it"

@@ -15,7 +15,7 @@ import time
 import pytest
 
 from bot.telegram import messages
-from bot.telegram.store import STORE_FILE, FeedbackStore, StoreError, open_store
+from bot.telegram.store import SCHEMA_VERSION, STORE_FILE, FeedbackStore, StoreError, open_store
 from tests.tg_support import OUTPUT, REPORT, EngineDouble, make_reindex, running_bot
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
@@ -234,7 +234,7 @@ async def test_buttons_of_a_version_1_log_keep_working(tmp_path):
         h.fake.push_callback(109, message, "fb:abcdef012345:up")
         assert (await h.wait_for("answerCallbackQuery", 2))[-1].params["text"] == messages.THANKS
     with sqlite3.connect(tmp_path / "data" / STORE_FILE) as db:
-        assert db.execute("PRAGMA user_version").fetchone() == (2,)
+        assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
 
 
 # ---- privacy ------------------------------------------------------------------------

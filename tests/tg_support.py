@@ -9,6 +9,7 @@ can be slowed down, made to raise, and it has one answer longer than a Telegram 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import threading
 import time
@@ -25,7 +26,7 @@ from bot.answer.results import NOT_FOUND, Answer, Citation, IndexSummary
 from bot.config import Settings, settings_from_dict
 from bot.telegram.app import ALLOWED_UPDATES, build_application
 from bot.telegram.state import Engine
-from bot.telegram.store import STORE_FILE
+from bot.telegram.store import STORE_FILE, InboxEntry
 from index.documents import Chunk
 from tests.fake_telegram import Call, FakeTelegram
 
@@ -309,3 +310,21 @@ def fresh_event_loop() -> Iterator[None]:
         yield
     finally:
         asyncio.set_event_loop(None)
+
+
+def left_behind(
+    chat_id: int, message_id: int, text: str, age: float = 0.0, attempts: int = 1
+) -> InboxEntry:
+    """An entry as a killed process leaves it: fetched, handled `attempts` times, not done."""
+    sent = time.time() - age
+    update = {
+        "update_id": 1,
+        "message": {
+            "message_id": message_id,
+            "date": int(sent),
+            "chat": {"id": chat_id, "type": "private", "first_name": ""},
+            "from": {"id": chat_id, "is_bot": False, "first_name": ""},
+            "text": text,
+        },
+    }
+    return InboxEntry(chat_id, message_id, chat_id, text, sent, json.dumps(update), attempts)

@@ -43,7 +43,7 @@ from bot.telegram.admin import AdminCommands
 from bot.telegram.commands import COMMANDS, InfoCommands
 from bot.telegram.errors import ErrorReporter
 from bot.telegram.follow import follow_forever
-from bot.telegram.inbox import Inbox, InboxProcessor, InboxQueue
+from bot.telegram.inbox import Inbox, InboxProcessor, InboxQueue, keep_claims
 from bot.telegram.privacy import FORGET_DATA, Privacy, prune_forever
 from bot.telegram.questions import QuestionHandler
 from bot.telegram.sources import FEEDBACK_DATA, SOURCE_DATA, SourceButtons
@@ -164,9 +164,12 @@ def build_application(
     uploads = UploadHandlers(state, folder, index_job, tg.admins)
 
     async def post_init(app: Application) -> None:
-        await queue.replay(app.bot)  # before polling starts: the unanswered go first
+        # Before polling starts, so the unanswered go first.
+        await queue.replay(app.bot, everything=not state.store.shared)
         await app.bot.set_my_commands(COMMANDS)
         background.append(asyncio.create_task(prune_forever(state, tg.log_retention_days)))
+        if state.store.shared:
+            background.append(asyncio.create_task(keep_claims(queue, app.bot)))
         if follow is not None and settings.index.follow_s > 0:
             every = settings.index.follow_s
             background.append(asyncio.create_task(follow_forever(state, follow, every)))

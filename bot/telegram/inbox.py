@@ -7,8 +7,15 @@ Here the update queue itself writes each question to the store as it is put
 (`InboxQueue`): PTB's offset moves on only after that write, and a webhook answers
 Telegram's POST only after it too. The update processor marks the question done when its
 handling ends (`InboxProcessor`). At start-up, before polling, whatever is not done is put
-back into the queue (`Inbox.replay`) and handled like a new question; one that waited
+back into the queue (`InboxQueue.replay`) and handled like a new question; one that waited
 longer than telegram.max_backlog_age gets the usual apology first.
+
+Each entry names the process handling it. A SQLite store has one bot process, so at
+start every entry not done is an orphan. Replicas sharing a PostgreSQL store cannot tell
+a replica that died from one still answering, so there each process renews its claims
+every RENEW_EVERY_S (`keep_claims`) and takes over entries whose claim is older than
+LEASE_S: a replica's questions are answered by another (or by itself restarted) within
+about a minute of its death, never while it lives.
 
 Delivery is at least once. A bot killed between a reply and its done mark answers that
 question again after the restart — once: each handling counts an attempt, and after
@@ -23,6 +30,10 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
+import secrets
+import socket
+import time
 from collections.abc import Awaitable
 from typing import Any
 
@@ -38,6 +49,8 @@ from bot.telegram.store import FeedbackStore, InboxEntry, StoreError
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3  # handlings of one question (the first and two replays), then an apology
+RENEW_EVERY_S = 20.0  # on a shared store: how often a process renews its claims
+LEASE_S = 60.0  # … and how old an unrenewed claim is before another process takes it over
 _NAMES = ("first_name", "last_name", "username")  # not kept: the inbox needs only ids
 _REPLIED_KEYS = ("message_id", "date", "chat", "from")  # what "addressed to the bot" reads
 
@@ -50,6 +63,8 @@ class Inbox:
     def __init__(self, store: FeedbackStore) -> None:
         self._store = store
         self._held: set[Key] = set()
+        # This process, for the store and for people reading it: host, pid and a nonce.
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
     async def admit(self, update: object) -> bool:
         """Whether to queue `update`. A question is stored first; False when it was
@@ -68,7 +83,7 @@ class Inbox:
             update=_stored_update(update),
         )
         try:
-            added = await self._store.run(self._store.inbox_add, entry)
+            added = await self._store.run(self._store.inbox_add, entry, self.owner)
         except StoreError as exc:
             log.error(event("inbox_failed", chat=entry.chat_id, error=str(exc)))
             return True
@@ -90,11 +105,20 @@ class Inbox:
         except StoreError as exc:
             log.error(event("inbox_failed", chat=key[0], error=str(exc)))
 
-    async def replay(self, bot: Bot) -> list[Update]:
-        """The questions a previous process fetched and never finished, to handle again;
-        those tried MAX_ATTEMPTS times already get an apology instead."""
+    async def renew(self) -> None:
+        await self._store.run(self._store.inbox_renew, self.owner)
+
+    async def take_over(self, bot: Bot, stale_before: float | None) -> list[Update]:
+        """The questions other processes fetched and never finished (see
+        FeedbackStore.inbox_claim), to handle here; those tried MAX_ATTEMPTS times
+        already get an apology instead."""
         updates, given_up = [], 0
-        for entry in await self._store.run(self._store.inbox_replay):
+        try:
+            claimed = await self._store.run(self._store.inbox_claim, self.owner, stale_before)
+        except StoreError as exc:  # then they wait for the next start (or sweep)
+            log.error(event("inbox_failed", error=str(exc)))
+            return []
+        for entry in claimed:
             if entry.attempts > MAX_ATTEMPTS:
                 await self._give_up(bot, entry)
                 given_up += 1
@@ -116,7 +140,10 @@ class Inbox:
                     entry.message_id, allow_sending_without_reply=True
                 ),
             )
-        await self._store.run(self._store.inbox_done, entry.chat_id, entry.message_id)
+        try:
+            await self._store.run(self._store.inbox_done, entry.chat_id, entry.message_id)
+        except StoreError as exc:
+            log.error(event("inbox_failed", chat=entry.chat_id, error=str(exc)))
 
 
 class InboxQueue(asyncio.Queue):
@@ -131,13 +158,28 @@ class InboxQueue(asyncio.Queue):
         if await self.inbox.admit(item):
             await super().put(item)
 
-    async def replay(self, bot: Bot) -> int:
-        """Queue the unfinished questions of the inbox ahead of anything fetched; returns
-        how many."""
-        updates = await self.inbox.replay(bot)
+    async def replay(self, bot: Bot, everything: bool) -> int:
+        """Queue the questions of the inbox that no live process handles: all of them
+        (`everything`: at start, on a store of this process alone) or those whose claim
+        has not been renewed for LEASE_S. Returns how many."""
+        stale_before = None if everything else time.time() - LEASE_S
+        updates = await self.inbox.take_over(bot, stale_before)
         for update in updates:
             self.put_nowait(update)  # already in the inbox: not admitted again
         return len(updates)
+
+
+async def keep_claims(queue: InboxQueue, bot: Bot, every: float = RENEW_EVERY_S) -> None:
+    """On a store replicas share: renew this process's claims, then take over the
+    questions of processes that stopped renewing theirs; every `every` seconds (a task of
+    its own, cancelled at shutdown)."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await queue.inbox.renew()
+        except StoreError as exc:
+            log.error(event("inbox_failed", error=str(exc)))
+        await queue.replay(bot, everything=False)
 
 
 class InboxProcessor(SimpleUpdateProcessor):

@@ -8,9 +8,10 @@ label, passage text — in plain columns, so a change to the index's `Chunk` can
 old buttons. The schema is versioned; older databases are migrated on open and their
 buttons keep working.
 
-The inbox (`inbox_add`, `inbox_done`, `inbox_replay`; see bot.telegram.inbox) holds each
-question from the moment it is fetched until it has been answered, so a bot killed in
-between answers it after the restart.
+The inbox (`inbox_add`, `inbox_done`, `inbox_claim`, `inbox_renew`; see
+bot.telegram.inbox) holds each question from the moment it is fetched until it has been
+answered, so a bot killed in between answers it after the restart. Each entry names the
+process handling it (`owner`) and when that process last said so (`claimed_at`).
 
 Where the log lives is the deployment's choice (`telegram.store`): a SQLite file in the
 data directory (store_sqlite, the default), or a PostgreSQL database that several bot
@@ -90,6 +91,8 @@ CREATE TABLE IF NOT EXISTS inbox (
     sent_at     REAL NOT NULL,     -- unix time the user sent it
     update_json TEXT,              -- the update as fetched (names removed), NULL once done
     attempts    INTEGER NOT NULL,  -- handlings started: 1, and one more per replay
+    owner       TEXT NOT NULL,     -- the bot process handling it
+    claimed_at  REAL NOT NULL,     -- when the owner last renewed its claim
     done_at     REAL,              -- NULL until answered (or given up)
     PRIMARY KEY (chat_id, message_id)
 );
@@ -264,14 +267,21 @@ class FeedbackStore:
 
         return self._db.transact(write)
 
-    def inbox_add(self, entry: InboxEntry) -> bool:
-        """Record a fetched question before it is handled. False when its (chat, message
-        id) is known already: Telegram delivered it again, and it must not be handled twice."""
+    @property
+    def shared(self) -> bool:
+        """Whether other bot processes (replicas) use this store at the same time."""
+        return self._db.shared
+
+    def inbox_add(self, entry: InboxEntry, owner: str) -> bool:
+        """Record a fetched question before `owner` handles it. False when its (chat,
+        message id) is known already: Telegram delivered it again, and it must not be
+        handled twice."""
         added = self._db.transact(
             lambda tx: tx.execute(
                 "INSERT INTO inbox (chat_id, message_id, user_id, text, sent_at, update_json, "
-                "attempts) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                astuple(entry),  # the columns in the order of InboxEntry's fields
+                "attempts, owner, claimed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
+                (*astuple(entry), owner, time.time()),  # InboxEntry's fields in column order
             )
         )
         return added == 1
@@ -291,18 +301,32 @@ class FeedbackStore:
 
         self._db.transact(write)
 
-    def inbox_replay(self) -> list[InboxEntry]:
-        """The questions fetched but never done, oldest first, each with one more attempt
-        counted: called once at start-up, before polling."""
-
-        def claim(tx: Tx) -> list[tuple]:
-            tx.execute("UPDATE inbox SET attempts = attempts + 1 WHERE done_at IS NULL")
-            return tx.all(
-                "SELECT chat_id, message_id, user_id, text, sent_at, update_json, attempts "
-                "FROM inbox WHERE done_at IS NULL ORDER BY sent_at, chat_id, message_id"
+    def inbox_claim(self, owner: str, stale_before: float | None = None) -> list[InboxEntry]:
+        """Make `owner` the owner of the questions other processes fetched and never
+        finished, each with one more attempt counted; oldest first. `stale_before`: only
+        those whose claim was last renewed before then (their process is gone, on a store
+        replicas share); None: all of them (a store only this process uses)."""
+        now = time.time()
+        cutoff = now if stale_before is None else stale_before
+        rows = self._db.transact(
+            lambda tx: tx.all(
+                "UPDATE inbox SET owner = ?, claimed_at = ?, attempts = attempts + 1 "
+                "WHERE done_at IS NULL AND owner <> ? AND claimed_at <= ? RETURNING "
+                "chat_id, message_id, user_id, text, sent_at, update_json, attempts",
+                (owner, now, owner, cutoff),
             )
+        )
+        return sorted((InboxEntry(*row) for row in rows), key=lambda e: e.sent_at)
 
-        return [InboxEntry(*row) for row in self._db.transact(claim)]
+    def inbox_renew(self, owner: str) -> None:
+        """`owner` is alive and still handling its questions (on a shared store, so that
+        no replica takes them over)."""
+        self._db.transact(
+            lambda tx: tx.execute(
+                "UPDATE inbox SET claimed_at = ? WHERE owner = ? AND done_at IS NULL",
+                (time.time(), owner),
+            )
+        )
 
     def prune(self, retention_days: int, now: float | None = None) -> int:
         """Delete questions older than `retention_days` with their sources and votes;
