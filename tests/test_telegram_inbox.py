@@ -5,15 +5,17 @@ after MAX_ATTEMPTS, and never answered twice when Telegram delivers it again.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
+import time
 
 import pytest
 
 from bot.telegram import messages
 from bot.telegram.inbox import MAX_ATTEMPTS
 from bot.telegram.store import open_store
-from tests.tg_support import left_behind, running_bot
+from tests.tg_support import EngineDouble, left_behind, running_bot
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
@@ -105,3 +107,34 @@ async def test_on_a_shared_store_a_dead_replicas_questions_are_taken_over_not_a_
         assert "102.25亿元" in answer.text
         await h.settle()
         assert not h.fake.find("sendMessage", chat_id=128), "its replica is still on it"
+
+
+async def test_replicas_renew_their_claims_and_take_over_those_left_unrenewed(
+    tmp_path, monkeypatch, pg_cluster
+):
+    """While running: a question being answered here (slowly) is renewed, so another
+    replica cannot take it; an entry a replica left unrenewed is taken over and answered."""
+    from bot.telegram import inbox
+
+    monkeypatch.setattr(inbox, "RENEW_EVERY_S", 0.2)
+    monkeypatch.setattr(inbox, "LEASE_S", 1.0)
+    url = pg_cluster.create_database()
+    monkeypatch.setenv("ZONEBOT_TEST_PG_PASSWORD", pg_cluster.password)
+    shared = {"store": url, "store_password_env": "ZONEBOT_TEST_PG_PASSWORD"}
+    engine = EngineDouble()
+    engine.slow["慢"] = 2.5
+    other = open_store(url, tmp_path, pg_cluster.password)  # another replica's view
+    try:
+        async with running_bot(tmp_path, engine, **shared) as h:
+            h.fake.push_text(129, 129, f"慢：{QUESTION}")
+            await h.wait_for("sendChatAction", chat_id=129)
+            await asyncio.sleep(1.5)  # past the lease: only renewals keep it
+            assert other.inbox_claim("other:1:1", time.time() - 1.0) == []
+            (answer,) = await h.wait_for("sendMessage", chat_id=129)
+            assert "102.25亿元" in answer.text
+
+            other.inbox_add(left_behind(130, 1, QUESTION), "other:1:1")  # then it dies
+            (taken,) = await h.wait_for("sendMessage", chat_id=130, timeout=10)
+            assert "102.25亿元" in taken.text
+    finally:
+        other.close()

@@ -169,12 +169,12 @@ class InboxQueue(asyncio.Queue):
         return len(updates)
 
 
-async def keep_claims(queue: InboxQueue, bot: Bot, every: float = RENEW_EVERY_S) -> None:
+async def keep_claims(queue: InboxQueue, bot: Bot) -> None:
     """On a store replicas share: renew this process's claims, then take over the
-    questions of processes that stopped renewing theirs; every `every` seconds (a task of
+    questions of processes that stopped renewing theirs; every RENEW_EVERY_S (a task of
     its own, cancelled at shutdown)."""
     while True:
-        await asyncio.sleep(every)
+        await asyncio.sleep(RENEW_EVERY_S)
         try:
             await queue.inbox.renew()
         except StoreError as exc:
