@@ -65,9 +65,9 @@ class Workspace:
     def path(self, *parts: str) -> Path:
         return self.root.joinpath(*parts)
 
-    def config(self, directory: Path, corpus: list[Path], index_dir: Path, **sections) -> Path:
-        """Write `directory/config.yaml` for this corpus and index (plus any other sections);
-        file names in the index are relative to `directory`."""
+    def config(self, directory: Path, corpus: list[Path], index_dir: Path, /, **sections) -> Path:
+        """Write `directory/config.yaml` for this corpus and index (plus settings of any
+        section, `corpus` included); file names in the index are relative to `directory`."""
         directory.mkdir(parents=True, exist_ok=True)
         data = {"corpus": {"paths": [str(p) for p in corpus]}, "index": {"dir": str(index_dir)}}
         data["data_dir"] = str(directory / "data")

@@ -1,7 +1,8 @@
 """Faults against the real `zonebot` CLI; prints one table: fault, expected, observed, pass.
 
 Index side (here): kill -9 at several points of a build, a full disk (a real tmpfs; needs
-root), a corpus of hostile files, an inconsistent index generation. Bot side: the rows of
+root), a corpus of hostile files, files hostile to structure parsing, an inconsistent
+index generation. Bot side: the rows of
 bench/faults_bot.py (restarts, SIGTERM, a 📄 flood, a hanging LLM), in the same table.
 Every index scenario runs `zonebot index`, `zonebot ask` and `zonebot search` as
 subprocesses on a temporary copy of a base index (corpus/ plus ../shared/bench/policy_docs
@@ -38,7 +39,7 @@ from bench.fault_table import (
     run_faults,
     temporary_workspace,
 )
-from tests.hostile_files import write_hostile_corpus
+from tests.hostile_files import write_hostile_corpus, write_hostile_structure
 
 QUESTION = "营口片区去年规模以上工业总产值是多少?"
 ANSWER = "102.25亿元"
@@ -184,7 +185,7 @@ def kill_during_build(workspace: Workspace) -> list[FaultRow]:
     run = scenario(workspace, "kill")
     points = [
         ("reading files", lambda p, w: w.wait_for(p, "读取文档")),
-        ("embedding", lambda p, w: w.wait_for(p, "嵌入向量")),
+        ("embedding", lambda p, w: w.wait_for(p, "Embedding:")),  # its progress bar
         ("writing the generation", lambda p, w: wait_for_tmp(p, run.index)),
     ]
     rows = []
@@ -376,6 +377,57 @@ def hostile_corpus(workspace: Workspace) -> list[FaultRow]:
     return rows
 
 
+STRUCTURE_TIMEOUT_S = 20  # corpus.parse_timeout_s for the structure case
+
+
+def hostile_structure(workspace: Workspace) -> list[FaultRow]:
+    """Markdown that every loader reads at once but that is hostile to finding headings
+    and articles: skipped at the parse time limit, or indexed, never a stuck build."""
+    directory = workspace.path("structure")
+    corpus = directory / "corpus"
+    kinds = write_hostile_structure(corpus)
+    (corpus / "good.md").write_text("# 测试条例\n\n第一条 试验区实行负面清单管理。\n", "utf-8")
+    limits = {"parse_timeout_s": STRUCTURE_TIMEOUT_S}
+    config = workspace.config(directory, [corpus], directory / "index", corpus=limits)
+    build = workspace.zonebot("index", "--json", config=config)
+    summary = json.loads(build.stdout) if build.returncode == 0 else {}
+    skipped = {Path(name).name: reason for name, reason in summary.get("skipped", {}).items()}
+    search = workspace.zonebot("search", "--json", "-k", "3", "负面清单管理", config=config)
+    results = json.loads(search.stdout)["results"] if search.returncode == 0 else []
+    found = {Path(r["source"]).name for r in results}
+    ok_build = build.returncode == 0 and not build.traceback and "good.md" in found
+    build_line = (
+        f"zonebot index exit {build.returncode} in {build.seconds:.0f} s; "
+        f"search finds {', '.join(sorted(found)) or 'nothing'}"
+    )
+
+    def outcome(name: str) -> tuple[str, bool]:
+        """What happened to one file, and whether that is allowed: indexed and found, or
+        skipped with a one-line reason."""
+        reason = skipped.get(name)
+        if reason is None:
+            return "indexed", name in found
+        return f"skipped: {reason[:90]}", "\n" not in reason
+
+    spaces, spaces_ok = outcome("spaces.md")
+    nested, nested_ok = outcome("nested.md")
+    return [
+        FaultRow(
+            kinds["spaces.md"],
+            f"skipped after corpus.parse_timeout_s ({STRUCTURE_TIMEOUT_S} s) with a one-line "
+            "reason (or indexed); the build goes on",
+            f"{spaces}; {build_line}",
+            ok_build and spaces_ok and (spaces == "indexed" or "timed out" in spaces),
+        ),
+        FaultRow(
+            kinds["nested.md"],
+            "indexed within the limit (or skipped with a reason)",
+            nested,
+            ok_build and nested_ok,
+        ),
+    ]
+
+
 def inconsistent_generation(workspace: Workspace) -> list[FaultRow]:
     """Chunk rows deleted from the live generation: refused, then rebuilt by zonebot index.
 
@@ -427,6 +479,7 @@ FAULTS: list[Fault] = [
     kill_during_build,
     full_disk,
     hostile_corpus,
+    hostile_structure,
     inconsistent_generation,
     bot_side,
 ]

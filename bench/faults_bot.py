@@ -7,10 +7,14 @@ passed), so these rows can join the index-side ones of bench/faults.py in one ta
 - questions waiting when the bot starts (one of them older than telegram.max_backlog_age);
 - SIGTERM with a question in flight;
 - kill -9, questions sent while the bot is dead, restart;
+- kill -9 in the middle of an answer (the question fetched and confirmed to Telegram, the
+  LLM call under it hanging), restart;
 - a flood of 📄 presses from one user while others ask;
 - an LLM endpoint that accepts connections and never replies (answer.mode llm): once
   with the LLM timeout inside the answer deadline (extractive fallback), once outside
-  it (the deadline's apology).
+  it (the deadline's apology);
+- an answer past its deadline whose thread runs on, then the next question in that chat
+  (an endpoint that hangs once, then fails at once).
 
     python bench/faults_bot.py [--only NAME ...]
 
@@ -20,7 +24,10 @@ Every bot start loads the model; the whole run takes about five minutes here.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -44,6 +51,8 @@ from tests.fake_telegram import Call, FakeTelegram
 QUESTION = "营口片区去年规模以上工业总产值是多少？"
 ANSWER = "102.25亿元"
 OTHER_QUESTIONS = ["易办电能为企业节约多少办事时间？", "不见面审批事项达到多少项？"]
+HANG_QUESTION, HANG_ANSWER = "营口片区的企业开办需要多长时间？", "半个工作日"
+HANG_WORDS = "企业开办需要多长时间"  # what SilentLLM looks for in the (normalised) prompt
 START_TIMEOUT = 300.0  # seconds for `zonebot serve` to load the model and start polling
 ANSWER_TIMEOUT = 60.0  # seconds one answer may take before it counts as lost
 ACTIONS = 10  # telegram.rate_limit.actions for the flood case
@@ -236,11 +245,14 @@ def flood_of_source_presses() -> FaultRow:
 
 
 class SilentLLM:
-    """An 'LLM endpoint' that accepts connections, reads the request and never replies."""
+    """An 'LLM endpoint' that accepts connections and never replies: to every request, or
+    only to those whose body holds `hang_on` — the others are closed at once, as by an
+    endpoint that died. (The bot's warm-up question goes to the LLM too.)"""
 
-    def __init__(self) -> None:
+    def __init__(self, hang_on: str | None = None) -> None:
         self._server = socket.create_server(("127.0.0.1", 0))
         self._connections: list[socket.socket] = []
+        self._hang_on = hang_on
         self._thread = threading.Thread(target=self._accept, daemon=True)
 
     @property
@@ -252,6 +264,10 @@ class SilentLLM:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Gone: connections are refused from now on."""
         self._server.close()
         for connection in self._connections:
             connection.close()
@@ -262,30 +278,42 @@ class SilentLLM:
                 connection, _ = self._server.accept()
             except OSError:
                 return
-            self._connections.append(connection)  # held open, never answered
+            self._connections.append(connection)  # held open, never answered …
+            if self._hang_on is not None:  # … unless it asks about something else
+                threading.Thread(target=self._triage, args=(connection,), daemon=True).start()
+
+    def _triage(self, connection: socket.socket) -> None:
+        """Read one request; close the connection unless its body holds `hang_on`."""
+        assert self._hang_on is not None
+        wanted = (self._hang_on.encode(), json.dumps(self._hang_on)[1:-1].encode())
+        data = b""
+        with contextlib.suppress(OSError):
+            connection.settimeout(10)
+            while chunk := connection.recv(1 << 16):
+                data += chunk
+                head, separator, body = data.partition(b"\r\n\r\n")
+                length = re.search(rb"(?i)content-length:\s*(\d+)", head)
+                if separator and length and len(body) >= int(length[1]):
+                    break
+        if not any(w in data for w in wanted):
+            connection.close()
 
 
 def llm_hangs(llm_timeout: float, answer_timeout: float) -> FaultRow:
     """answer.mode llm against SilentLLM, one question in flight per user: the user's
     second question must be taken (its slot freed), not refused as busy."""
-    with SilentLLM() as llm:
-        extra = (
-            "  rate_limit: {in_flight: 1}\n"
-            f"answer: {{mode: llm, timeout_s: {answer_timeout}}}\n"
-            f"llm: {{base_url: '{llm.base_url}', timeout_s: {llm_timeout}}}\n"
-        )
-        with bot_process(extra) as bot:
-            bot.start()
-            replies, seconds = [], []
-            for n in (1, 2):
-                started = time.monotonic()
-                bot.fake.push_text(220, 220, QUESTION)
-                sent = bot.fake.wait_for("sendMessage", n, chat_id=220, timeout=ANSWER_TIMEOUT)
-                replies.append(sent[-1].text)
-                seconds.append(time.monotonic() - started)
-            stopping = time.monotonic()
-            code = bot.stop()
-            stop_seconds = time.monotonic() - stopping
+    with SilentLLM() as llm, bot_process(llm_config(llm, llm_timeout, answer_timeout)) as bot:
+        bot.start()
+        replies, seconds = [], []
+        for n in (1, 2):
+            started = time.monotonic()
+            bot.fake.push_text(220, 220, QUESTION)
+            sent = bot.fake.wait_for("sendMessage", n, chat_id=220, timeout=ANSWER_TIMEOUT)
+            replies.append(sent[-1].text)
+            seconds.append(time.monotonic() - started)
+        stopping = time.monotonic()
+        code = bot.stop()
+        stop_seconds = time.monotonic() - stopping
     if llm_timeout < answer_timeout:
         expected = f"extractive answers with the LLM notice after ~{llm_timeout:g} s"
         ok = all(ANSWER in r and UNAVAILABLE in r for r in replies)
@@ -303,13 +331,104 @@ def llm_hangs(llm_timeout: float, answer_timeout: float) -> FaultRow:
     )
 
 
+def llm_config(llm: SilentLLM, llm_timeout: float, answer_timeout: float) -> str:
+    """answer.mode llm against `llm`, one question in flight per user."""
+    return (
+        "  rate_limit: {in_flight: 1}\n"
+        f"answer: {{mode: llm, timeout_s: {answer_timeout}}}\n"
+        f"llm: {{base_url: '{llm.base_url}', timeout_s: {llm_timeout}}}\n"
+    )
+
+
+def kill_9_mid_answer() -> FaultRow:
+    """The question is fetched and Telegram told so (nothing pending there), its LLM call
+    hangs; kill -9, restart (the endpoint is gone now: the extractive answer): answered
+    once, from the inbox."""
+    with SilentLLM(hang_on=HANG_WORDS) as llm, bot_process(llm_config(llm, 60, 90)) as bot:
+        bot.start()
+        bot.fake.push_text(230, 230, HANG_QUESTION)
+        bot.fake.wait_for("sendChatAction", chat_id=230, timeout=ANSWER_TIMEOUT)
+        deadline = time.monotonic() + 10
+        while bot.fake.pending and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.0)  # the answer is waiting on the LLM, not about to be sent
+        pending = bot.fake.pending
+        code = bot.stop(signal.SIGKILL)
+        before = len(answers(bot.fake, 230))
+        llm.close()
+        started = time.monotonic()
+        bot.start()
+        wait_answered(bot.fake, [230])
+        seconds = time.monotonic() - started
+        bot.fake.push_text(231, 231, OTHER_QUESTIONS[0])  # later: a duplicate came first
+        wait_answered(bot.fake, [231])
+        replies = answers(bot.fake, 230)
+        exit_code = bot.stop()
+        log = bot.log_text()
+    right = bool(replies) and HANG_ANSWER in replies[0].text
+    observed = (
+        f"{pending} updates pending at Telegram when killed (exit {code}); answered "
+        f"{before}x before, {len(replies)}x after the restart "
+        f"({seconds:.1f} s incl. start-up, {'right' if right else 'WRONG'} answer); "
+        f"exit {exit_code}; tracebacks: {tracebacks(log)}"
+    )
+    return FaultRow(
+        "kill -9 mid-answer (question fetched and confirmed, LLM call hanging), restart",
+        "answered once after the restart (from the inbox), none twice",
+        observed,
+        pending == 0
+        and code == -signal.SIGKILL
+        and before == 0
+        and len(replies) == 1
+        and right
+        and exit_code == 0
+        and not tracebacks(log),
+    )
+
+
+def deadline_frees_the_conversation(answer_timeout: float = 4, llm_timeout: float = 30) -> FaultRow:
+    """The first answer's LLM call hangs past answer.timeout_s and its thread runs on (up
+    to llm.timeout_s); the next question in the same chat must not wait for it."""
+    with (
+        SilentLLM(hang_on=HANG_WORDS) as llm,
+        bot_process(llm_config(llm, llm_timeout, answer_timeout)) as bot,
+    ):
+        bot.start()
+        started = time.monotonic()
+        bot.fake.push_text(232, 232, HANG_QUESTION)
+        (first,) = bot.fake.wait_for("sendMessage", chat_id=232, timeout=ANSWER_TIMEOUT)
+        first_seconds = time.monotonic() - started
+        started = time.monotonic()
+        bot.fake.push_text(232, 232, QUESTION)
+        sent = bot.fake.wait_for("sendMessage", 2, chat_id=232, timeout=ANSWER_TIMEOUT)
+        second_seconds = time.monotonic() - started
+        code = bot.stop()
+    second = sent[-1].text
+    ok = (
+        first.text == messages.TIMEOUT
+        and ANSWER in second
+        and second_seconds < answer_timeout
+        and code == 0
+    )
+    return FaultRow(
+        f"answer past answer.timeout_s {answer_timeout:g} (its LLM call hangs up to "
+        f"{llm_timeout:g} s), then a 2nd question in that chat",
+        "the apology; the 2nd question answered at once, not after the stuck one",
+        f"{first.text[:12]!r}… after {first_seconds:.1f} s; then {second.splitlines()[0][:20]!r}"
+        f" after {second_seconds:.1f} s; exit {code}",
+        ok,
+    )
+
+
 CASES: dict[str, Callable[[], FaultRow]] = {
     "restart": restart_with_questions_waiting,
     "sigterm": sigterm_with_a_question_in_flight,
     "kill9": kill_9_with_questions_waiting,
+    "kill9_mid_answer": kill_9_mid_answer,
     "flood": flood_of_source_presses,
     "llm_fallback": lambda: llm_hangs(llm_timeout=3, answer_timeout=10),
     "llm_deadline": lambda: llm_hangs(llm_timeout=30, answer_timeout=4),
+    "deadline_frees": deadline_frees_the_conversation,
 }
 
 

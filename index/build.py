@@ -27,20 +27,17 @@ from index.document_store import (
     Overrides,
     load_overrides,
     read_documents,
-    split_front_matter,
     write_documents,
 )
 from index.documents import Chunk
 from index.embeddings import Embedder
 from index.errors import EmptyCorpus, IndexNotFound, ZonebotError
-from index.formats.source import SourceText
 from index.generations import build_lock, live_generation, new_generation, remove_debris
-from index.ingest import FileLoader, IngestLimits, load_within_limits, skip_reason
+from index.ingest import FileLoader, IngestLimits, ParsedFile, parse_within_limits, skip_reason
 from index.loaders import SUPPORTED_SUFFIXES, load_file
 from index.manifest import FORMAT_VERSION, Manifest
 from index.metadata import DocumentInfo, Extracted, extract, resolve
 from index.sandbox import Sandbox
-from index.structure import parse_documents
 from index.textnorm import tokenize
 
 ProgressFn = Callable[[str], None]
@@ -230,16 +227,16 @@ def _chunk_corpus(
     """Chunks, keyword tokens and metadata facts for every readable file, reusing
     unchanged files' chunks and facts.
 
-    Each file is parsed in the sandboxed parser process; whatever fails, there or here,
-    skips that file only."""
+    Each file is loaded and parsed into documents in the sandboxed parser process;
+    whatever fails, there or here, skips that file only."""
     from tqdm import tqdm
 
     chunks: list[Chunk] = []
     tokens: list[list[str]] = []
     facts: list[Extracted] = []
-    load = partial(load_within_limits, limits=IngestLimits(**limits.to_dict()), loader=loader)
+    parse = partial(parse_within_limits, limits=IngestLimits(**limits.to_dict()), loader=loader)
     sandbox = Sandbox(
-        load,
+        parse,
         timeout_s=limits.parse_timeout_s,
         memory_mb=limits.parse_memory_mb,
         describe=skip_reason,
@@ -256,12 +253,12 @@ def _chunk_corpus(
                 continue
             path = scan.paths[name]
             try:
-                source = sandbox.call(path)
-                new, found = _file_chunks(name, source, chunker)
+                parsed = sandbox.call(name, path)
+                new, found = _file_chunks(parsed, chunker)
             except Exception as error:  # one bad file is one skipped file
                 summary.skipped[name] = skip_reason(error).removeprefix(f"{path}: ")
                 continue
-            for note in source.notes:  # parts of a file left out, e.g. an unreadable scan page
+            for note in parsed.source.notes:  # parts left out, e.g. an unreadable scan page
                 summary.skipped[f"{name} · {note.split('：', 1)[0]}"] = note
             if not new:
                 summary.skipped[name] = "没有可索引的文本 (no indexable text)"
@@ -272,14 +269,13 @@ def _chunk_corpus(
 
 
 def _file_chunks(
-    name: str, source: SourceText, chunker: ChunkerSettings
+    parsed: ParsedFile, chunker: ChunkerSettings
 ) -> tuple[list[Chunk], list[Extracted]]:
-    """One file's chunks and its documents' metadata facts, from its text (which came
-    from the parser process); Markdown front matter is read, then blanked out."""
-    front_matter, text = split_front_matter(source.text)
-    documents = parse_documents(name, text, source.page_starts, source.places)
+    """One file's chunks and its documents' metadata facts, from its documents (which came
+    from the parser process, front matter already read and blanked out)."""
+    documents = parsed.documents
     chunks = [chunk for document in documents for chunk in chunk_document(document, chunker)]
-    return chunks, [extract(document, front_matter) for document in documents]
+    return chunks, [extract(document, parsed.front_matter) for document in documents]
 
 
 def _metadata(

@@ -2,8 +2,10 @@
 
 A corpus holds whatever people drop into it: broken downloads, scans, zip bombs, files
 nested thousands of levels deep. Every file therefore passes size caps before it is read,
-is parsed in a child process with time and memory limits (`index.sandbox`), and any
-exception on the way becomes one line in the build summary instead of ending the build.
+is loaded and parsed into documents (`parse_within_limits`: the format loader, then the
+structure of headings and articles) in a child process with time and memory limits
+(`index.sandbox`), and any exception on the way becomes one line in the build summary
+instead of ending the build.
 """
 
 from __future__ import annotations
@@ -12,9 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from index.document_store import split_front_matter
+from index.documents import Document
 from index.errors import LoadError
 from index.formats.source import SourceText
 from index.loaders import load_file
+from index.structure import parse_documents
 from index.zipcheck import check_zip_sizes
 
 # Field metadata read by bot/config.py: the value must be greater than 0.
@@ -67,6 +72,32 @@ def load_within_limits(
             " (text too long; raise corpus.max_chars or split the file)"
         )
     return source
+
+
+@dataclass(frozen=True)
+class ParsedFile:
+    """What the parser process sends back for one file: the loader's text (with its
+    notes), the known fields of its Markdown front matter (blanked out of the text before
+    parsing), and the documents found in it. The documents share the text, so it crosses
+    the pipe once."""
+
+    source: SourceText
+    documents: list[Document]
+    front_matter: dict
+
+
+def parse_within_limits(
+    name: str, path: Path, limits: IngestLimits, loader: FileLoader = load_file
+) -> ParsedFile:
+    """Load one file within `limits`, then find its documents, sections and articles.
+
+    Both steps run in the parser process under one time and memory limit: structure
+    parsing is pattern matching over every line, and a hostile line can make it
+    superlinear (e.g. a heading-like line of a million spaces)."""
+    source = load_within_limits(path, limits, loader)
+    front_matter, text = split_front_matter(source.text)
+    documents = parse_documents(name, text, source.page_starts, source.places)
+    return ParsedFile(source, documents, front_matter)
 
 
 def skip_reason(error: BaseException) -> str:

@@ -31,7 +31,7 @@ class ParseFailed(LoadError):
 
 
 class Sandbox:
-    """`call(arg)` runs `function(arg)` in the child and returns its result.
+    """`call(*args)` runs `function(*args)` in the child and returns its result.
 
     Whatever goes wrong raises ParseFailed: an exception in `function` (its message is
     `describe(error)`, computed in the child), a timeout, or a child that died.
@@ -59,10 +59,10 @@ class Sandbox:
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
-    def call(self, argument: Any) -> Any:
+    def call(self, *arguments: Any) -> Any:
         connection = self._running()
         try:
-            connection.send(argument)
+            connection.send(arguments)
         except OSError:  # the child died since the last file
             raise ParseFailed(f"解析进程异常退出 (parser process died: {self._death()})") from None
         if not connection.poll(self._timeout_s):
@@ -133,7 +133,7 @@ def _serve(
     memory_mb: int,
     describe: Callable[[BaseException], str],
 ) -> None:
-    """The child's loop: one argument in, `(True, result)` or `(False, reason)` out."""
+    """The child's loop: one call's arguments in, `(True, result)` or `(False, reason)` out."""
     limit = memory_mb << 20
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
@@ -141,12 +141,12 @@ def _serve(
     connection.send(("ready", None))
     while True:
         try:
-            argument = connection.recv()
+            arguments = connection.recv()
         except (EOFError, OSError):
             return  # the parent closed the pipe or died
         signal.alarm(math.ceil(timeout_s) + ORPHAN_GRACE_S)
         try:
-            reply = (True, function(argument))
+            reply = (True, function(*arguments))
         except BaseException as error:  # every failure is one skipped file
             reply = (False, describe(error))
         signal.alarm(0)

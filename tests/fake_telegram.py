@@ -11,10 +11,11 @@ Updates queued while no bot polls stay queued, as Telegram keeps them, until a
 `deleteWebhook`/`setWebhook` with `drop_pending_updates=true` throws them away.
 
 Tests push updates (`push_text`, `push_callback`, `push_sticker`, `push_edit`,
-`push_document`) and wait for the bot's calls (`wait_for`) from a thread; `fail_next`
-injects 429/500/400. A pushed document is served as Telegram serves files: `getFile`
-gives its file_path (or 400 "file is too big" above 20 MB) and GET
-/file/bot<token>/<file_path> its bytes.
+`push_document`, `push_again` for a redelivery) and wait for the bot's calls (`wait_for`)
+from a thread; `fail_next` injects 429/500/400; `on_confirm` sees the moment a getUpdates
+offset confirms updates (after which Telegram would not deliver them again). A pushed
+document is served as Telegram serves files: `getFile` gives its file_path (or 400 "file
+is too big" above 20 MB) and GET /file/bot<token>/<file_path> its bytes.
 """
 
 from __future__ import annotations
@@ -108,6 +109,9 @@ class FakeTelegram:
         self.commands: list[dict] = []
         self.webhook: dict[str, Any] = {}
         self.on_call: Callable[[Call], None] | None = None  # called in the server thread
+        # Called (in the server thread) with the ids of updates a getUpdates offset confirms,
+        # before Telegram forgets them.
+        self.on_confirm: Callable[[list[int]], None] | None = None
         self._cond = threading.Condition()
         self._updates: list[dict] = []
         self._allowed: set[str] | None = None
@@ -238,6 +242,11 @@ class FakeTelegram:
             return None
         with self._cond:
             return self._files.get(match["id"])
+
+    def push_again(self, message: dict) -> None:
+        """Deliver a message the bot was sent before in a new update, as Telegram does when
+        the bot died before confirming it."""
+        self._push("message", message)
 
     def push_edit(self, message: dict, text: str) -> dict:
         edited = {**message, "text": text, "edit_date": int(time.time())}
@@ -422,6 +431,9 @@ class FakeTelegram:
         with self._cond:
             if "allowed_updates" in params:
                 self._allowed = set(params["allowed_updates"]) or None
+            confirmed = [u["update_id"] for u in self._updates if u["update_id"] < offset]
+            if confirmed and self.on_confirm is not None:
+                self.on_confirm(confirmed)
             while True:
                 self._updates = [
                     u

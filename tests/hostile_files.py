@@ -51,6 +51,29 @@ def write_hostile_corpus(directory: Path, *, bomb_mb: int = 64, oversize_mb: int
     }
 
 
+def write_hostile_structure(
+    directory: Path, *, spaces: int = 200_000, headings: int = 200_000
+) -> dict:
+    """Write markdown files that are small and well-formed for every loader but hostile
+    to structure parsing (headings and articles); return {file name: what it is}.
+
+    spaces.md: a heading line "# a", `spaces` spaces, "b" — the heading pattern's
+    optional closing `#`s make matching it quadratic in the run of spaces (20,000 spaces
+    take 6 s here, 200,000 about ten minutes). nested.md: `headings` headings cycling
+    through the six levels, then one paragraph under the deepest."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "spaces.md").write_text(
+        "# a" + " " * spaces + "b\n\n" + GOOD_TEXT, encoding="utf-8"
+    )
+    levels = [6 - (headings - 1 - i) % 6 for i in range(headings)]  # the last one is 6
+    nested = "\n".join(f"{'#' * level} 第{level}级" for level in levels)
+    (directory / "nested.md").write_text(nested + "\n\n" + GOOD_TEXT, encoding="utf-8")
+    return {
+        "spaces.md": f"a heading line of {spaces:,} spaces (quadratic heading match)",
+        "nested.md": f"{headings:,} lines of nested headings",
+    }
+
+
 def write_zip_bomb(path: Path, inflated_mb: int) -> None:
     """A .docx-shaped archive whose document.xml inflates to `inflated_mb` MB of zeros."""
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:

@@ -7,16 +7,39 @@ model, for tests that kill or restart the bot.
 
 from __future__ import annotations
 
+import os
 import sys
+import time
+from pathlib import Path
 
 from bot import cli, wiring
+from bot.answer.conversation import Conversation
+from bot.answer.results import Answer
 from tests.tg_support import EngineDouble
+
+HANG_PHRASE = "挂起"
+
+
+class ServedDouble(EngineDouble):
+    """The double as served: "慢" takes 1.5 s (still in flight when a signal arrives);
+    HANG_PHRASE hangs in the first process asked it (it leaves `marker`) and is answered
+    by the next, so a test can kill -9 the bot in the middle of an answer."""
+
+    def __init__(self, marker: Path) -> None:
+        super().__init__()
+        self.slow["慢"] = 1.5
+        self._marker = marker
+
+    def answer(self, question: str, conversation: Conversation | None = None) -> Answer:
+        if HANG_PHRASE in question and not self._marker.exists():
+            self._marker.parent.mkdir(parents=True, exist_ok=True)
+            self._marker.write_text(str(os.getpid()), encoding="utf-8")
+            time.sleep(3600)
+        return super().answer(question, conversation)
 
 
 def _double(settings, embedder=None, mode="hybrid") -> EngineDouble:
-    engine = EngineDouble()
-    engine.slow["慢"] = 1.5  # a question that is still in flight when a signal arrives
-    return engine
+    return ServedDouble(settings.data_dir / "hung-once")
 
 
 if __name__ == "__main__":

@@ -60,6 +60,7 @@ def test_the_one_list_holds_the_index_and_the_bot_faults():
         "kill_during_build",
         "full_disk",
         "hostile_corpus",
+        "hostile_structure",
         "inconsistent_generation",
         "bot_side",
     ]

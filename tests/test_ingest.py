@@ -23,7 +23,12 @@ from index.retrieve import open_index
 from index.sandbox import ORPHAN_GRACE_S, ParseFailed, Sandbox
 from index.zipcheck import check_zip_sizes
 from tests import hostile_files
-from tests.hostile_files import GOOD_TEXT, write_hostile_corpus, write_zip_bomb
+from tests.hostile_files import (
+    GOOD_TEXT,
+    write_hostile_corpus,
+    write_hostile_structure,
+    write_zip_bomb,
+)
 from tests.index_support import FakeEmbedder
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -273,6 +278,32 @@ def test_a_build_survives_a_hanging_file_and_indexes_the_rest(tmp_path):
     assert time.perf_counter() - started < 30
     assert "timed out" in summary.skipped[str(corpus / "hang.txt")]
     assert summary.chunks > 0
+
+
+def test_structure_parsing_is_under_the_parse_time_limit_too(tmp_path):
+    """A heading line of 200,000 spaces is a 200 KB file every loader reads at once, but
+    matching it as a heading takes minutes: it costs its file, not the build, because
+    headings and articles are found in the parser process, within corpus.parse_timeout_s."""
+    corpus = tmp_path / "corpus"
+    good_file(corpus)
+    write_hostile_structure(corpus, headings=6)
+    started = time.perf_counter()
+    summary = build(corpus, tmp_path / "idx", limits=IngestLimits(parse_timeout_s=2))
+    assert time.perf_counter() - started < 30
+    reason = summary.skipped.get(str(corpus / "spaces.md"))
+    assert reason is None or "timed out" in reason  # None: heading matching became fast
+    sources = {Path(c.source).name for c in open_index(tmp_path / "idx", FakeEmbedder()).chunks}
+    assert {"good.md", "nested.md"} <= sources
+
+
+def test_two_hundred_thousand_nested_headings_keep_a_six_level_section_path(tmp_path):
+    corpus = tmp_path / "corpus"
+    write_hostile_structure(corpus, spaces=1)
+    summary = build(corpus, tmp_path / "idx")
+    assert str(corpus / "nested.md") not in summary.skipped
+    chunks = open_index(tmp_path / "idx", FakeEmbedder()).chunks
+    sections = {c.section for c in chunks if c.source.endswith("nested.md")}
+    assert sections == {" › ".join(f"第{level}级" for level in range(1, 7))}
 
 
 def test_parser_process_does_not_outlive_a_killed_parent(tmp_path):

@@ -16,8 +16,14 @@ from pathlib import Path
 import pytest
 
 from bot.answer.results import Answer
-from bot.telegram.store import STORE_FILE, FeedbackStore, StoreError, open_store
-from tests.tg_support import POWER, EngineDouble
+from bot.telegram.store import (
+    SCHEMA_VERSION,
+    STORE_FILE,
+    FeedbackStore,
+    StoreError,
+    open_store,
+)
+from tests.tg_support import POWER, EngineDouble, left_behind
 
 QUESTION = "营口片区去年规模以上工业总产值是多少？"
 EASY_POWER = "易办电是什么？"
@@ -126,7 +132,7 @@ def test_reopening_keeps_the_log(location):
     again = open_store(*location)
     try:
         assert again.source("c00000000001", 1) is not None
-        assert again._db.transact(again._db.schema_version) == 2
+        assert again._db.transact(again._db.schema_version) == SCHEMA_VERSION
     finally:
         again.close()
 
@@ -184,6 +190,96 @@ def test_both_backends_have_the_same_tables_and_columns(tmp_path, pg_cluster, pg
         postgres.setdefault(table, []).append(column)
     assert postgres == _columns_sqlite(tmp_path / STORE_FILE)
     assert kinds["user_id"] == "bigint" and kinds["asked_at"] == "double precision"
+
+
+# ---- the inbox -------------------------------------------------------------------------
+
+
+def test_inbox_add_recognises_an_update_delivered_again(store):
+    assert store.inbox_add(left_behind(125, 1, QUESTION), "a:1:1")
+    assert not store.inbox_add(left_behind(125, 1, QUESTION), "b:2:2"), "known already"
+    store.inbox_done(125, 1)
+    assert not store.inbox_add(left_behind(125, 1, QUESTION), "a:1:1"), "done: still known"
+    assert store.inbox_claim("c:3:3") == []
+
+
+def test_inbox_claim_takes_others_unfinished_questions_oldest_first(store):
+    store.inbox_add(left_behind(126, 2, "后来的", age=10), "a:1:1")
+    store.inbox_add(left_behind(126, 1, "先来的", age=20), "a:1:1")
+    store.inbox_add(left_behind(127, 3, "自己的"), "me:9:9")
+    store.inbox_add(left_behind(128, 4, "已答的"), "a:1:1")
+    store.inbox_done(128, 4)
+    claimed = store.inbox_claim("me:9:9")
+    assert [(e.text, e.attempts) for e in claimed] == [("先来的", 2), ("后来的", 2)]
+    assert store.inbox_claim("me:9:9") == [], "now its own"
+    assert [e.text for e in store.inbox_claim("next:1:1")] == ["先来的", "后来的", "自己的"]
+
+
+def test_inbox_claim_on_a_lease_leaves_entries_whose_owner_renews(store):
+    store.inbox_add(left_behind(129, 1, QUESTION), "alive:1:1")
+    store.inbox_add(left_behind(130, 2, QUESTION), "dead:2:2")
+    backdate_claims(store, 120)
+    store.inbox_renew("alive:1:1")
+    claimed = store.inbox_claim("me:3:3", stale_before=time.time() - 60)
+    assert [e.chat_id for e in claimed] == [130]
+
+
+def test_inbox_entries_go_with_forget_and_done_keys_after_a_day(store):
+    store.inbox_add(left_behind(131, 1, QUESTION), "a:1:1")
+    store.inbox_add(left_behind(132, 2, QUESTION), "a:1:1")
+    store.forget(131)
+    assert [e.chat_id for e in store.inbox_claim("b:2:2")] == [132]
+    store.inbox_done(132, 2, now=time.time() - 2 * DAY)
+    store.inbox_done(0, 0)  # any later done mark drops keys older than a day
+    assert store.inbox_add(left_behind(132, 2, QUESTION), "a:1:1"), "forgotten after a day"
+
+
+def test_a_version_2_log_gets_the_inbox_on_open(location):
+    store = open_store(*location)
+    store.log_question("d00000000001", 1, 1, answer(), 5.0)
+
+    def downgrade(tx) -> None:
+        tx.execute("DROP TABLE inbox")
+        store._db.set_schema_version(tx, 2)
+
+    store._db.transact(downgrade)
+    store.close()
+    store = open_store(*location)
+    try:
+        assert store.inbox_add(left_behind(133, 1, QUESTION), "a:1:1")
+        assert store.source("d00000000001", 1) is not None
+    finally:
+        store.close()
+
+
+def test_replicas_claiming_together_take_each_question_once(pg_cluster, pg_url, tmp_path):
+    stores = [open_store(pg_url, tmp_path, pg_cluster.password) for _ in range(3)]
+    try:
+        for n in range(30):
+            stores[0].inbox_add(left_behind(200 + n, n, QUESTION), "dead:1:1")
+        backdate_claims(stores[0], 120)
+        claimed: list[list] = [[] for _ in stores]
+
+        def claim(i: int) -> None:
+            for _ in range(5):
+                claimed[i] += stores[i].inbox_claim(f"r{i}:1:1", time.time() - 60)
+
+        threads = [threading.Thread(target=claim, args=(i,)) for i in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        taken = sorted(e.chat_id for entries in claimed for e in entries)
+        assert taken == list(range(200, 230)), "each one once"
+    finally:
+        for store in stores:
+            store.close()
+
+
+def backdate_claims(store: FeedbackStore, seconds: float) -> None:
+    store._db.transact(
+        lambda tx: tx.execute("UPDATE inbox SET claimed_at = claimed_at - ?", (seconds,))
+    )
 
 
 # ---- PostgreSQL: replicas, lost connections, unreachable servers ---------------------

@@ -124,9 +124,9 @@ async def test_question_gets_typing_then_html_answer_with_sources_and_buttons(
         assert len(h.fake.find("sendChatAction")) == count, "typing stops with the answer"
 
         await h.ask(7, "那易办电呢？")
-        (first, history), (follow_up, same_history) = engine.questions
+        (first, history), (follow_up, _) = engine.questions
         assert (first, follow_up) == (QUESTION, "那易办电呢？")
-        assert isinstance(history, Conversation) and same_history is history
+        assert isinstance(history, Conversation) and engine.histories == [(), (QUESTION,)]
 
 
 async def test_user_and_document_text_is_escaped(tmp_path):
@@ -289,13 +289,13 @@ async def test_groups_answer_only_mentions_and_replies_to_the_bot(tmp_path):
 
         asked = h.fake.push_text(GROUP, 21, f"@{BOT_USERNAME} {QUESTION}", **kw)
         (answer,) = await h.wait_for("sendMessage", chat_id=GROUP)
-        question, history_21 = h.engine.questions[-1]
+        question, _ = h.engine.questions[-1]
         assert question == QUESTION, "the mention is stripped"
         assert answer.params["reply_parameters"]["message_id"] == asked["message_id"]
 
         await h.ask(GROUP, "那易办电呢？", user_id=22, reply_to=answer.result, **kw)
-        question, history_22 = h.engine.questions[-1]
-        assert question == "那易办电呢？" and history_22 is not history_21
+        question, _ = h.engine.questions[-1]
+        assert question == "那易办电呢？" and h.engine.histories[-1] == (), "22's own history"
 
         await h.ask(GROUP, f"易办电呢 @{BOT_USERNAME.upper()}", user_id=23, **kw)
         assert h.engine.questions[-1][0] == "易办电呢", "usernames are case-insensitive"

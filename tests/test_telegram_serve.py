@@ -22,6 +22,7 @@ import pytest
 from bot.telegram import messages
 from bot.telegram.app import run_bot
 from tests.fake_telegram import FakeTelegram
+from tests.serve_double import HANG_PHRASE
 from tests.tg_support import (
     REPORT,
     EngineDouble,
@@ -218,6 +219,35 @@ def test_questions_waiting_at_start_and_after_kill_9_are_answered(tmp_path):
         fake.stop()
     assert "Traceback" not in log
     assert re.search(r"INFO bot.telegram.questions: question user=82 chat=82 .*outcome=", log)
+
+
+def test_a_question_being_answered_when_the_bot_is_killed_is_answered_after_restart(tmp_path):
+    """The update is fetched and confirmed to Telegram (its offset passed), the answer is
+    in progress, then kill -9: the restarted bot answers it from the inbox, once."""
+    fake = FakeTelegram().start()
+    try:
+        config = _config(tmp_path, fake)
+        bot = _start(config)
+        fake.wait_for("setMyCommands", timeout=30)
+        fake.push_text(85, 85, f"{HANG_PHRASE}：{QUESTION}")
+        fake.wait_for("sendChatAction", chat_id=85, timeout=30)  # being answered
+        deadline = time.monotonic() + 10
+        while fake.pending and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert fake.pending == 0, "Telegram was told the update arrived"
+        _stop(bot, signal.SIGKILL)
+        assert not fake.find("sendMessage", chat_id=85)
+
+        bot = _start(config)
+        (answer,) = fake.wait_for("sendMessage", chat_id=85, timeout=30)
+        assert "102.25亿元" in answer.text
+        fake.push_text(86, 86, QUESTION)  # a later question: anything sent twice came first
+        fake.wait_for("sendMessage", chat_id=86, timeout=30)
+        log = _stop(bot)
+        assert bot.returncode == 0 and len(fake.find("sendMessage", chat_id=85)) == 1
+        assert "inbox_replayed questions=1" in log and "Traceback" not in log
+    finally:
+        fake.stop()
 
 
 def test_sigterm_finishes_the_question_in_flight_then_exits(tmp_path):

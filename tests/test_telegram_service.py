@@ -5,6 +5,7 @@ conversation, /forget and retention."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import sqlite3
@@ -14,7 +15,7 @@ import time
 import pytest
 
 from bot.telegram import messages
-from bot.telegram.store import STORE_FILE, FeedbackStore, StoreError, open_store
+from bot.telegram.store import SCHEMA_VERSION, STORE_FILE, FeedbackStore, StoreError, open_store
 from tests.tg_support import OUTPUT, REPORT, EngineDouble, make_reindex, running_bot
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
@@ -93,9 +94,48 @@ async def test_one_users_questions_never_share_their_conversation_at_once(tmp_pa
         for i in range(4):
             h.fake.push_text(105, 105, f"{QUESTION}{i}")
         await h.wait_for("sendMessage", 4, chat_id=105)
-        assert engine.overlaps == 0
-        conversations = {id(c) for q, c in engine.questions if q.startswith(QUESTION)}
-        assert len(conversations) == 1
+    spans = sorted((start, end) for _, start, end in engine.spans)
+    assert all(end <= next_start for (_, end), (next_start, _) in itertools.pairwise(spans))
+    assert sorted(len(history) for history in engine.histories) == [0, 1, 2, 3], (
+        "each question saw the ones answered before it"
+    )
+
+
+async def test_a_timed_out_answer_frees_the_conversation_for_the_next_question(tmp_path):
+    engine = EngineDouble()
+    engine.slow["卡住"] = 4.0
+    async with running_bot(tmp_path, engine, answer={"timeout_s": 0.5}) as h:
+        h.fake.push_text(114, 114, "卡住的问题")
+        (apology,) = await h.wait_for("sendMessage", chat_id=114)
+        assert apology.text == messages.TIMEOUT
+        started = time.perf_counter()
+        answer = await h.ask(114, QUESTION)  # same chat and user; the stuck thread runs on
+        assert "102.25亿元" in answer.text and time.perf_counter() - started < 2.0
+        while not any(q == "卡住的问题" for q, _, _ in engine.spans):  # the stuck one ends
+            await asyncio.sleep(0.1)
+        await h.ask(114, "那易办电呢？")
+    assert engine.histories[-1] == (QUESTION,), "the late answer did not change the history"
+
+
+async def test_answers_past_their_deadline_cannot_pile_up(tmp_path, caplog):
+    """One update at a time, so at most 2 answer threads: two stuck answers hold both
+    until they end; a third question times out without starting; then all is normal."""
+    caplog.set_level(logging.WARNING)
+    engine = EngineDouble()
+    engine.slow["卡住"] = 3.0
+    async with running_bot(tmp_path, engine, answer={"timeout_s": 0.5}, concurrent_updates=1) as h:
+        for chat in (115, 116, 117):
+            h.fake.push_text(chat, chat, f"卡住的问题{chat}")
+        for chat in (115, 116, 117):
+            (apology,) = await h.wait_for("sendMessage", chat_id=chat)
+            assert apology.text == messages.TIMEOUT
+        assert [q for q, _ in engine.questions] == ["卡住的问题115", "卡住的问题116"]
+        while len(engine.spans) < 2:  # both stuck threads end, freeing their slots
+            await asyncio.sleep(0.1)
+        answer = await h.ask(118, QUESTION)
+        assert "102.25亿元" in answer.text
+    assert [q for q, _ in engine.questions].count("卡住的问题117") == 0, "never started"
+    assert any("answer_threads_full" in r.getMessage() for r in caplog.records)
 
 
 # ---- the question log ---------------------------------------------------------------
@@ -194,7 +234,7 @@ async def test_buttons_of_a_version_1_log_keep_working(tmp_path):
         h.fake.push_callback(109, message, "fb:abcdef012345:up")
         assert (await h.wait_for("answerCallbackQuery", 2))[-1].params["text"] == messages.THANKS
     with sqlite3.connect(tmp_path / "data" / STORE_FILE) as db:
-        assert db.execute("PRAGMA user_version").fetchone() == (2,)
+        assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
 
 
 # ---- privacy ------------------------------------------------------------------------

@@ -9,6 +9,7 @@ can be slowed down, made to raise, and it has one answer longer than a Telegram 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import threading
 import time
@@ -20,12 +21,12 @@ from typing import Any
 
 from telegram.ext import Application
 
-from bot.answer.conversation import Conversation
+from bot.answer.conversation import Conversation, Turn
 from bot.answer.results import NOT_FOUND, Answer, Citation, IndexSummary
 from bot.config import Settings, settings_from_dict
 from bot.telegram.app import ALLOWED_UPDATES, build_application
 from bot.telegram.state import Engine
-from bot.telegram.store import STORE_FILE
+from bot.telegram.store import STORE_FILE, InboxEntry
 from index.documents import Chunk
 from tests.fake_telegram import Call, FakeTelegram
 
@@ -148,21 +149,25 @@ class EngineDouble:
         self.errors: dict[str, Exception] = {RAISE_PHRASE: RuntimeError(SECRET_DETAIL)}
         self.titles = titles if titles is not None else [REPORT, VILLAGE, SHANGHAI]
         self.questions: list[tuple[str, Conversation | None]] = []
-        self.overlaps = 0  # questions that found their conversation in use by another
-        self._busy: set[int] = set()  # ids of conversations being answered right now
+        self.histories: list[tuple[str, ...]] = []  # the earlier turns each question saw
+        self.spans: list[tuple[str, float, float]] = []  # question, start, end (perf_counter)
         self._lock = threading.Lock()
 
     def answer(self, question: str, conversation: Conversation | None = None) -> Answer:
-        key = id(conversation)
+        """Like the real engine, a question answered in a conversation becomes a turn."""
+        started = time.perf_counter()
         with self._lock:
             self.questions.append((question, conversation))
-            self.overlaps += conversation is not None and key in self._busy
-            self._busy.add(key)
+            turns = conversation.turns if conversation is not None else ()
+            self.histories.append(tuple(t.question for t in turns))
         try:
-            return self._answer(question)
+            answer = self._answer(question)
         finally:
             with self._lock:
-                self._busy.discard(key)
+                self.spans.append((question, started, time.perf_counter()))
+        if conversation is not None:
+            conversation.add(Turn(question))
+        return answer
 
     def _answer(self, question: str) -> Answer:
         time.sleep(self.delay + sum(s for p, s in self.slow.items() if p in question))
@@ -305,3 +310,21 @@ def fresh_event_loop() -> Iterator[None]:
         yield
     finally:
         asyncio.set_event_loop(None)
+
+
+def left_behind(
+    chat_id: int, message_id: int, text: str, age: float = 0.0, attempts: int = 1
+) -> InboxEntry:
+    """An entry as a killed process leaves it: fetched, handled `attempts` times, not done."""
+    sent = time.time() - age
+    update = {
+        "update_id": 1,
+        "message": {
+            "message_id": message_id,
+            "date": int(sent),
+            "chat": {"id": chat_id, "type": "private", "first_name": ""},
+            "from": {"id": chat_id, "is_bot": False, "first_name": ""},
+            "text": text,
+        },
+    }
+    return InboxEntry(chat_id, message_id, chat_id, text, sent, json.dumps(update), attempts)

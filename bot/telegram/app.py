@@ -43,6 +43,7 @@ from bot.telegram.admin import AdminCommands
 from bot.telegram.commands import COMMANDS, InfoCommands
 from bot.telegram.errors import ErrorReporter
 from bot.telegram.follow import follow_forever
+from bot.telegram.inbox import Inbox, InboxProcessor, InboxQueue, keep_claims
 from bot.telegram.privacy import FORGET_DATA, Privacy, prune_forever
 from bot.telegram.questions import QuestionHandler
 from bot.telegram.scoping import SCOPE_DATA, ScopeButtons
@@ -101,16 +102,19 @@ _QUIET_START = _QuietStartFailure()
 def _builder(
     tg: TelegramSettings,
     token: str,
+    queue: InboxQueue,
     request: BaseRequest | None,
     get_updates_request: BaseRequest | None,
 ) -> ApplicationBuilder:
-    """Token, endpoints, concurrency, flood limit and defaults (HTML, no link previews)."""
+    """Token, endpoints, the inbox's queue and processor, concurrency, flood limit and
+    defaults (HTML, no link previews)."""
     builder = (
         ApplicationBuilder()
         .token(token)
         .base_url(tg.base_url)
         .base_file_url(tg.base_file_url)
-        .concurrent_updates(max(1, tg.concurrent_updates))
+        .update_queue(queue)
+        .concurrent_updates(InboxProcessor(queue.inbox, max(1, tg.concurrent_updates)))
         .rate_limiter(_FloodLimiter(overall_max_rate=tg.flood_limit, max_retries=MAX_RETRIES))
         .defaults(
             Defaults(
@@ -141,6 +145,7 @@ def build_application(
     tg = settings.telegram
     token = bot_token(tg)
     state = BotState(engine, open_store(tg.store, settings.data_dir, store_password(tg)))
+    queue = InboxQueue(Inbox(state.store))
     access = AccessPolicy(tg)
     info = InfoCommands(state)
     admin = AdminCommands(state, reindex)
@@ -150,6 +155,7 @@ def build_application(
         tg.rate_limit.in_flight,
         settings.answer.timeout_s,
         tg.max_backlog_age,
+        threads=2 * max(1, tg.concurrent_updates),  # as many again for answers past deadline
     )
     privacy = Privacy(state, questions.conversations)
     buttons = SourceButtons(state)
@@ -159,8 +165,12 @@ def build_application(
     uploads = UploadHandlers(state, folder, index_job, tg.admins)
 
     async def post_init(app: Application) -> None:
+        # Before polling starts, so the unanswered go first.
+        await queue.replay(app.bot, everything=not state.store.shared)
         await app.bot.set_my_commands(COMMANDS)
         background.append(asyncio.create_task(prune_forever(state, tg.log_retention_days)))
+        if state.store.shared:
+            background.append(asyncio.create_task(keep_claims(queue, app.bot)))
         if follow is not None and settings.index.follow_s > 0:
             every = settings.index.follow_s
             background.append(asyncio.create_task(follow_forever(state, follow, every)))
@@ -175,7 +185,7 @@ def build_application(
         if background:  # started: post_init ran (it does not when Telegram is unreachable)
             log.info(event("stopped"))
 
-    app = _builder(tg, token, request, get_updates_request).post_init(post_init)
+    app = _builder(tg, token, queue, request, get_updates_request).post_init(post_init)
     app = app.post_shutdown(post_shutdown).build()
 
     admins = NEW & filters.User(user_id=tg.admins)  # an edited "/start" is not a new command
@@ -225,7 +235,8 @@ def run_bot(
 ) -> None:
     """Load the engine once, then poll (or serve the webhook) until SIGINT/SIGTERM.
 
-    Updates that waited while the bot was down are kept and answered (never dropped). On
+    Updates that waited while the bot was down are kept and answered (never dropped), and
+    so are questions a killed process had fetched but not answered (bot.telegram.inbox). On
     SIGTERM, PTB stops fetching and finishes the questions in flight, each bounded by
     `answer.timeout_s`, before the process exits."""
     tg = settings.telegram

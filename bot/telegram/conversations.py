@@ -1,38 +1,41 @@
 """Each user's follow-up history, per chat, with one lock per conversation.
 
-A `Conversation` is read and extended by the engine in an answer thread; two questions
-from one user at once would otherwise change it from two threads. The lock is taken in
-the answer thread, so a question whose deadline passed keeps the conversation until its
-thread is done, and the next question of that conversation waits for it.
+Questions of one conversation are answered one after another (a follow-up never runs
+beside the question it follows): the lock is an asyncio lock held by the question's
+handler, so it is released when the handler ends — also when the deadline passed and the
+answer thread runs on. That thread works on a copy of the conversation (`draft`), which
+becomes the conversation only if the answer arrives in time (`commit`); so a thread past
+its deadline can neither hold up the next question nor change the history under it.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import asyncio
+from collections import deque
+from dataclasses import dataclass, field, replace
 
 from bot.answer.conversation import Conversation
-from bot.answer.results import Answer
 
 MAX_CONVERSATIONS = 10_000  # chat/user pairs whose follow-up history is kept (most recent)
-
-Answerer = Callable[[str, Conversation | None], Answer]
 
 
 @dataclass
 class GuardedConversation:
     conversation: Conversation
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
-    def answer(self, answer: Answerer, question: str) -> Answer:
-        """Run `answer(question, conversation)` holding this conversation's lock."""
-        with self.lock:
-            return answer(question, self.conversation)
+    def draft(self) -> Conversation:
+        """A copy for one answer thread to read and extend."""
+        return replace(self.conversation, turns=deque(self.conversation.turns))
+
+    def commit(self, draft: Conversation) -> None:
+        """The answered question's history becomes the conversation's."""
+        self.conversation = draft
 
 
 class Conversations:
-    """Least recently used conversations are forgotten first. Used from the event loop."""
+    """Least recently used conversations are forgotten first (never one in use). Used
+    from the event loop."""
 
     def __init__(self, history_turns: int, limit: int = MAX_CONVERSATIONS) -> None:
         self._history_turns = history_turns
@@ -46,7 +49,9 @@ class Conversations:
             guarded = GuardedConversation(Conversation(self._history_turns))
         self._guarded[key] = guarded  # re-inserted: now the most recent
         if len(self._guarded) > self._limit:
-            del self._guarded[next(iter(self._guarded))]
+            idle = next((k for k, g in self._guarded.items() if not g.lock.locked()), None)
+            if idle is not None:
+                del self._guarded[idle]
         return guarded
 
     def forget(self, user_id: int) -> None:

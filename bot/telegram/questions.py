@@ -3,8 +3,9 @@ question, then reply with sources and buttons.
 
 Every question ends in exactly one outcome, logged as one `question` line before the
 reply: answered, refused (not in the documents), timeout (the deadline passed: the user
-gets an apology and the slot is freed), busy (the user has `in_flight` questions being
-answered already) or error (the error handler apologises). The question row is written
+gets an apology, and their slot and the conversation are freed; the thread is left to
+finish within the bound of `AnswerThreads`), busy (the user has `in_flight` questions
+being answered already) or error (the error handler apologises). The question row is written
 before the reply too, so a button under an answer always finds its row; if the row
 cannot be written (full disk), the answer goes out without buttons instead of with
 dead ones.
@@ -13,15 +14,10 @@ dead ones.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
-import threading
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import partial
-from typing import TypeVar
 
 from telegram import Message, Update
 from telegram.constants import ChatType
@@ -30,6 +26,7 @@ from telegram.ext import ContextTypes
 from bot.answer.results import Answer
 from bot.logging_setup import event
 from bot.telegram import render
+from bot.telegram.answer_threads import AnswerThreads
 from bot.telegram.conversations import Conversations
 from bot.telegram.limits import InFlight
 from bot.telegram.messages import BACKLOG, BUSY, NON_TEXT, TIMEOUT
@@ -41,36 +38,11 @@ from bot.telegram.store import StoreError, new_answer_id
 log = logging.getLogger(__name__)
 
 Context = ContextTypes.DEFAULT_TYPE
-T = TypeVar("T")
 
 
 def strip_mention(text: str, username: str) -> str:
     """Remove `@botname` wherever it appears, so the engine sees only the question."""
     return re.sub(rf"@{re.escape(username)}(?![A-Za-z0-9_])", "", text, flags=re.I).strip()
-
-
-def in_daemon_thread(work: Callable[[], T]) -> asyncio.Future[T]:
-    """Run blocking `work` in a new daemon thread. One thread per question in flight
-    (asyncio's default pool has ~6), so questions waiting together in the engine are
-    embedded together (index.batching); daemon, so an answer stuck past its deadline
-    cannot keep the process alive after SIGTERM."""
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[T] = loop.create_future()
-
-    def settle(outcome: Callable[[], None]) -> None:
-        if not future.done():  # cancelled when the deadline passed
-            outcome()
-
-    def run() -> None:
-        try:
-            outcome = partial(future.set_result, work())
-        except BaseException as exc:
-            outcome = partial(future.set_exception, exc)
-        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile (shutdown)
-            loop.call_soon_threadsafe(settle, outcome)
-
-    threading.Thread(target=run, name="answer", daemon=True).start()
-    return future
 
 
 class QuestionHandler:
@@ -81,9 +53,11 @@ class QuestionHandler:
         in_flight: int,
         timeout_s: float,
         max_backlog_age: float,
+        threads: int,
     ) -> None:
         self._state = state
         self.conversations = Conversations(history_turns)
+        self.threads = AnswerThreads(threads)
         self._in_flight = InFlight(in_flight)
         self._timeout_s = timeout_s
         self._max_backlog_age = max_backlog_age
@@ -121,14 +95,17 @@ class QuestionHandler:
     async def _work(
         self, message: Message, user_id: int, text: str, context: Context, started: float
     ) -> Answer | None:
-        """The engine's answer, or None when the deadline passed first."""
+        """The engine's answer, or None when the deadline passed first (waiting for the
+        conversation and for a thread count towards it)."""
         engine = self._state.engine
         guarded = self.conversations.get(message.chat_id, user_id)
         try:
-            async with typing_action(context.bot, message.chat_id):
-                return await asyncio.wait_for(
-                    in_daemon_thread(lambda: guarded.answer(engine.answer, text)), self._timeout_s
-                )
+            deadline = asyncio.timeout(self._timeout_s)
+            async with typing_action(context.bot, message.chat_id), deadline, guarded.lock:
+                draft = guarded.draft()
+                answer = await self.threads.run(lambda: engine.answer(text, draft))
+                guarded.commit(draft)
+                return answer
         except TimeoutError:
             return None
         except Exception:

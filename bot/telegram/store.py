@@ -1,4 +1,5 @@
-"""Question log, cited passages and 👍/👎 feedback, and the numbers `/stats` shows.
+"""Question log, cited passages, 👍/👎 feedback and the inbox of questions not yet
+answered, and the numbers `/stats` shows.
 
 Callback data is limited to 64 bytes, so buttons carry a short answer id and the
 passages behind it live here; they survive restarts and reindexing (a 📄 button shows
@@ -6,6 +7,11 @@ what was cited at the time). A source row holds only what a 📄 button shows �
 label, passage text — in plain columns, so a change to the index's `Chunk` cannot break
 old buttons. The schema is versioned; older databases are migrated on open and their
 buttons keep working.
+
+The inbox (`inbox_add`, `inbox_done`, `inbox_claim`, `inbox_renew`; see
+bot.telegram.inbox) holds each question from the moment it is fetched until it has been
+answered, so a bot killed in between answers it after the restart. Each entry names the
+process handling it (`owner`) and when that process last said so (`claimed_at`).
 
 Where the log lives is the deployment's choice (`telegram.store`): a SQLite file in the
 data directory (store_sqlite, the default), or a PostgreSQL database that several bot
@@ -25,7 +31,7 @@ import secrets
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -38,8 +44,12 @@ from bot.telegram.store_db import Database, StoreError, Tx
 log = logging.getLogger(__name__)
 
 STORE_FILE = "zonebot.sqlite3"
-SCHEMA_VERSION = 2  # 1: citations held a whole Chunk as JSON. 2: sources hold label + text.
+# 1: citations held a whole Chunk as JSON. 2: sources hold label + text. 3: the inbox.
+SCHEMA_VERSION = 3
 DAY = 86_400.0
+# A done inbox entry is kept this long (its key only), to recognise the same update
+# delivered again: Telegram keeps an unconfirmed update for 24 hours.
+INBOX_KEEP_S = DAY
 
 T = TypeVar("T")
 
@@ -73,6 +83,21 @@ CREATE TABLE IF NOT EXISTS feedback (
     PRIMARY KEY (answer_id, user_id)
 );
 CREATE INDEX IF NOT EXISTS feedback_user ON feedback (user_id);
+CREATE TABLE IF NOT EXISTS inbox (
+    chat_id     INTEGER NOT NULL,
+    message_id  INTEGER NOT NULL,
+    user_id     INTEGER,
+    text        TEXT,              -- the question, NULL once done
+    sent_at     REAL NOT NULL,     -- unix time the user sent it
+    update_json TEXT,              -- the update as fetched (names removed), NULL once done
+    attempts    INTEGER NOT NULL,  -- handlings started: 1, and one more per replay
+    owner       TEXT NOT NULL,     -- the bot process handling it
+    claimed_at  REAL NOT NULL,     -- when the owner last renewed its claim
+    done_at     REAL,              -- NULL until answered (or given up)
+    PRIMARY KEY (chat_id, message_id)
+);
+CREATE INDEX IF NOT EXISTS inbox_done_at ON inbox (done_at);
+CREATE INDEX IF NOT EXISTS inbox_user ON inbox (user_id);
 """
 
 
@@ -84,6 +109,19 @@ class SourcePassage:
     chunk_id: str
     label: str
     text: str
+
+
+@dataclass(frozen=True)
+class InboxEntry:
+    """A question fetched from Telegram; `update` (JSON) replays it through the handlers."""
+
+    chat_id: int
+    message_id: int
+    user_id: int | None
+    text: str
+    sent_at: float
+    update: str
+    attempts: int = 1
 
 
 @dataclass(frozen=True)
@@ -229,6 +267,67 @@ class FeedbackStore:
 
         return self._db.transact(write)
 
+    @property
+    def shared(self) -> bool:
+        """Whether other bot processes (replicas) use this store at the same time."""
+        return self._db.shared
+
+    def inbox_add(self, entry: InboxEntry, owner: str) -> bool:
+        """Record a fetched question before `owner` handles it. False when its (chat,
+        message id) is known already: Telegram delivered it again, and it must not be
+        handled twice."""
+        added = self._db.transact(
+            lambda tx: tx.execute(
+                "INSERT INTO inbox (chat_id, message_id, user_id, text, sent_at, update_json, "
+                "attempts, owner, claimed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
+                (*astuple(entry), owner, time.time()),  # InboxEntry's fields in column order
+            )
+        )
+        return added == 1
+
+    def inbox_done(self, chat_id: int, message_id: int, now: float | None = None) -> None:
+        """The question was answered (or given up): its text goes now, its key after
+        INBOX_KEEP_S."""
+        now = time.time() if now is None else now
+
+        def write(tx: Tx) -> None:
+            tx.execute(
+                "UPDATE inbox SET done_at = ?, text = NULL, update_json = NULL "
+                "WHERE chat_id = ? AND message_id = ?",
+                (now, chat_id, message_id),
+            )
+            tx.execute("DELETE FROM inbox WHERE done_at < ?", (now - INBOX_KEEP_S,))
+
+        self._db.transact(write)
+
+    def inbox_claim(self, owner: str, stale_before: float | None = None) -> list[InboxEntry]:
+        """Make `owner` the owner of the questions other processes fetched and never
+        finished, each with one more attempt counted; oldest first. `stale_before`: only
+        those whose claim was last renewed before then (their process is gone, on a store
+        replicas share); None: all of them (a store only this process uses)."""
+        now = time.time()
+        cutoff = now if stale_before is None else stale_before
+        rows = self._db.transact(
+            lambda tx: tx.all(
+                "UPDATE inbox SET owner = ?, claimed_at = ?, attempts = attempts + 1 "
+                "WHERE done_at IS NULL AND owner <> ? AND claimed_at <= ? RETURNING "
+                "chat_id, message_id, user_id, text, sent_at, update_json, attempts",
+                (owner, now, owner, cutoff),
+            )
+        )
+        return sorted((InboxEntry(*row) for row in rows), key=lambda e: e.sent_at)
+
+    def inbox_renew(self, owner: str) -> None:
+        """`owner` is alive and still handling its questions (on a shared store, so that
+        no replica takes them over)."""
+        self._db.transact(
+            lambda tx: tx.execute(
+                "UPDATE inbox SET claimed_at = ? WHERE owner = ? AND done_at IS NULL",
+                (time.time(), owner),
+            )
+        )
+
     def prune(self, retention_days: int, now: float | None = None) -> int:
         """Delete questions older than `retention_days` with their sources and votes;
         returns how many questions went. 0 days keeps everything."""
@@ -239,8 +338,8 @@ class FeedbackStore:
         return self._delete_questions(old, (cutoff,), votes_of_user=None).questions
 
     def forget(self, user_id: int) -> Forgotten:
-        """Delete a user's questions (with their sources and the votes on them) and every
-        vote the user gave."""
+        """Delete a user's questions (with their sources and the votes on them), every
+        vote the user gave and their inbox entries."""
         mine = "SELECT answer_id FROM questions WHERE user_id = ?"
         return self._delete_questions(mine, (user_id,), votes_of_user=user_id)
 
@@ -249,6 +348,7 @@ class FeedbackStore:
             votes = 0
             if votes_of_user is not None:
                 votes = tx.execute("DELETE FROM feedback WHERE user_id = ?", (votes_of_user,))
+                tx.execute("DELETE FROM inbox WHERE user_id = ?", (votes_of_user,))
             for table in ("feedback", "sources"):
                 tx.execute(f"DELETE FROM {table} WHERE answer_id IN ({select})", args)
             questions = tx.execute(f"DELETE FROM questions WHERE answer_id IN ({select})", args)

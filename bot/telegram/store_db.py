@@ -63,6 +63,7 @@ class Database(ABC):
 
     kind: str  # "SQLite", "PostgreSQL": for messages
     driver_error: type[Exception]
+    shared = False  # used by several bot processes at once (replicas)
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

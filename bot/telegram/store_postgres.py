@@ -31,6 +31,7 @@ _TYPE_WORDS = re.compile(rf"\b({'|'.join(_TYPES)})\b")
 class PostgresDatabase(Database):
     kind = "PostgreSQL"
     driver_error = psycopg.Error
+    shared = True
 
     def __init__(self, url: str, password: str = "") -> None:
         super().__init__()
