@@ -17,9 +17,10 @@
    - uncovered: refused, naming the place and listing at least three covered places.
 
 `scope_heldout` was measured once, at the end of the first round, and is training data
-since; a new held-out set replaces it (measured by the lead, never tuned on).
+since. `scope_heldout2` (60 questions by a helper who never saw the engine, written after
+that round) replaces it: measured by the lead at milestones, never tuned on.
 
-    python bench/scope.py [--part train|heldout|both] [--failures] [--metadata-only]
+    python bench/scope.py [--part train|heldout|heldout2|both] [--failures] [--metadata-only]
 """
 
 from __future__ import annotations
@@ -245,7 +246,7 @@ def table_row(name: str, outcomes: dict[str, list[Outcome]]) -> list[object]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--part", choices=("train", "heldout", "both"), default="train")
+    parser.add_argument("--part", choices=("train", "heldout", "heldout2", "both"), default="train")
     parser.add_argument("--failures", action="store_true", help="list the failing questions")
     parser.add_argument("--metadata-only", action="store_true")
     args = parser.parse_args()
