@@ -49,7 +49,7 @@ class ScopeButtons:
             return
         chosen, user_id = context.match[1], query.from_user.id
         guarded = self._questions.conversations.get(query.message.chat_id, user_id)
-        with guarded.lock:  # an answer thread may be using the conversation
+        async with guarded.lock:  # a question of this conversation may be being answered
             conversation = guarded.conversation
             conversation.scope = None if chosen == CLEAR else chosen
             last = conversation.turns.pop().question if conversation.turns else None
