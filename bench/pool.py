@@ -13,10 +13,10 @@ The held-out part is for milestones only: never choose anything by it. `heldout`
 measured at the first milestone and informed keeping the learned decision; `heldout2`
 was measured once for the passage decision; both count as training data since.
 `heldout3` (written afterwards by new helpers: 110 questions over `corpus/` and eight of
-the `policy_docs`, 80 over 12 library documents no earlier question is about) is the
-frozen held-out set of the next milestone; `heldout4` (110 over `corpus/` and all 17
-`policy_docs`, 84 over 12 more library documents no earlier question is about) the one
-after it, unmeasured.
+the `policy_docs`, 80 over 12 library documents no earlier question is about) was
+measured once, in session 5, and is training data since; `heldout4` (110 over `corpus/`
+and all 17 `policy_docs`, 84 over 12 more library documents no earlier question is
+about) is the frozen, unmeasured held-out set of the next milestone.
 
     python bench/pool.py [--part train|heldout|both|heldout2|heldout3|heldout4]
                          [--corpus policy|library|both] [--failures]
@@ -105,7 +105,7 @@ def main() -> int:
         "--part",
         choices=("train", "heldout", "both", "heldout2", "heldout3", "heldout4"),
         default="train",
-        help="heldout3, heldout4: the frozen held-out pools, for milestones only",
+        help="heldout4: the frozen held-out pool, for the next milestone only",
     )
     parser.add_argument("--corpus", choices=("policy", "library", "both"), default="both")
     parser.add_argument("--failures", action="store_true", help="list the failing questions")
