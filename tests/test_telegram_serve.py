@@ -186,6 +186,14 @@ def _start(config: Path, *options: str) -> subprocess.Popen:
     )
 
 
+def _reap(*bots: subprocess.Popen | None) -> None:
+    """Kill what a failed test left running (a bot polling a stopped fake retries for ever)."""
+    for bot in bots:
+        if bot is not None and bot.poll() is None:
+            bot.kill()
+            bot.communicate()
+
+
 def _stop(bot: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 15) -> str:
     """Signal the bot, wait for it to exit, return its log (stderr)."""
     bot.send_signal(sig)
@@ -195,6 +203,7 @@ def _stop(bot: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 15)
 
 def test_questions_waiting_at_start_and_after_kill_9_are_answered(tmp_path):
     fake = FakeTelegram().start()
+    bot = None
     try:
         config = _config(tmp_path, fake)
         fake.push_text(80, 80, QUESTION)  # sent while no bot was running …
@@ -216,6 +225,7 @@ def test_questions_waiting_at_start_and_after_kill_9_are_answered(tmp_path):
         assert bot.returncode == 0
         assert len(fake.find("sendMessage", chat_id=82)) == 1, "answered once, not again"
     finally:
+        _reap(bot)
         fake.stop()
     assert "Traceback" not in log
     assert re.search(r"INFO bot.telegram.questions: question user=82 chat=82 .*outcome=", log)
@@ -225,6 +235,7 @@ def test_a_question_being_answered_when_the_bot_is_killed_is_answered_after_rest
     """The update is fetched and confirmed to Telegram (its offset passed), the answer is
     in progress, then kill -9: the restarted bot answers it from the inbox, once."""
     fake = FakeTelegram().start()
+    bot = None
     try:
         config = _config(tmp_path, fake)
         bot = _start(config)
@@ -247,11 +258,13 @@ def test_a_question_being_answered_when_the_bot_is_killed_is_answered_after_rest
         assert bot.returncode == 0 and len(fake.find("sendMessage", chat_id=85)) == 1
         assert "inbox_replayed questions=1" in log and "Traceback" not in log
     finally:
+        _reap(bot)
         fake.stop()
 
 
 def test_sigterm_finishes_the_question_in_flight_then_exits(tmp_path):
     fake = FakeTelegram().start()
+    bot = None
     try:
         bot = _start(_config(tmp_path, fake), "--log-format", "json")
         fake.wait_for("setMyCommands", timeout=30)
@@ -260,6 +273,7 @@ def test_sigterm_finishes_the_question_in_flight_then_exits(tmp_path):
         log = _stop(bot)
         (answer,) = fake.find("sendMessage", chat_id=84)
     finally:
+        _reap(bot)
         fake.stop()
     assert bot.returncode == 0 and "国网营口供电公司" in answer.text
     records = [json.loads(line) for line in log.splitlines()]  # every line is JSON

@@ -5,9 +5,9 @@ Every question ends in exactly one outcome, logged as one `question` line before
 reply: answered, refused (not in the documents), timeout (the deadline passed: the user
 gets an apology, and their slot and the conversation are freed; the thread is left to
 finish within the bound of `AnswerThreads`), busy (the user has `in_flight` questions
-being answered already) or error (the error handler apologises). The question row is written
-before the reply too, so a button under an answer always finds its row; if the row
-cannot be written (full disk), the answer goes out without buttons instead of with
+being answered already) or error (the error handler apologises). The question row is
+written before the reply too, so a button under an answer always finds its row; if the
+row cannot be written (full disk), the answer goes out without buttons instead of with
 dead ones.
 """
 
