@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from index.punctuation import sentence_spans
 from index.textnorm import is_traditional, normalize, pos_tags, tokenize, word_frequency
 
 # --------------------------------------------------------------------------- cleaning
@@ -168,7 +169,6 @@ _CUES_WITH_FRAME = [re.compile(rf"(?:{cue})(?:{'|'.join(_FRAME_WORDS)})?") for _
 # …，想问一下…?"); the story's interrogatives ("能少跑几趟") must not decide the question's form.
 LONG_MESSAGE = 45  # characters: shorter messages are a question, not a story
 SHORT_CORE = 12  # characters: a core this short leans on the sentence before it
-_MESSAGE_SENTENCE_END = re.compile(r"(?<=[。！？!?；;\n])")
 _ASKS = re.compile(r"[?？]$|吗$|呢$")
 # "这种申报不实…", "那…": the core refers back to the story's last sentence.
 _REFERS_BACK = re.compile(r"^(?:这种|这个|这样|这些|那种|那个|那样|那|此|该|其|它)")
@@ -221,14 +221,15 @@ def asking_sentence(normalised: str) -> str:
     it); a short message, or one whose asking sentence cannot be found, unchanged."""
     if len(normalised) <= LONG_MESSAGE:
         return normalised
-    sentences = [s for s in _MESSAGE_SENTENCE_END.split(normalised) if s.strip()]
+    spans = sentence_spans(normalised, semicolons=True, lines=True)
+    sentences = [normalised[start:end] for start, end in spans]
     asking = [i for i, s in enumerate(sentences) if _asks(s)]
     if len(sentences) < 2 or not asking:
         return normalised
-    start = asking[-1]
-    if start > 0 and (len(sentences[start]) < SHORT_CORE or _REFERS_BACK.match(sentences[start])):
-        start -= 1
-    return "".join(sentences[start : asking[-1] + 1]).strip()
+    first = last = asking[-1]
+    if first > 0 and (len(sentences[first]) < SHORT_CORE or _REFERS_BACK.match(sentences[first])):
+        first -= 1
+    return normalised[spans[first][0] : spans[last][1]]
 
 
 def _asks(sentence: str) -> bool:
