@@ -57,6 +57,16 @@ def write_cmrc_corpus(directory: Path) -> list[CmrcQuestion]:
     return questions
 
 
+# What the Telegram benches ask when the bot runs the engine double (tests/serve_double.py)
+# instead of the real engine: three answered, one refused.
+DOUBLE_QUESTIONS = [
+    "营口片区去年规模以上工业总产值是多少？",
+    "易办电能为企业节约多少办事时间？",
+    "负面清单以外的外商投资项目怎么管理？",
+    "营口片区的常住人口有多少？",  # refused: no 📄, votes only
+]
+
+
 def load_dev_questions() -> list[dict]:
     """The development question sets (`../shared/eval/*.jsonl`)."""
     rows = []

@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 
 from bench.common import (
+    DOUBLE_QUESTIONS,
     ROOT,
     load_dev_questions,
     percentile,
@@ -47,12 +48,6 @@ from tests.fake_telegram import Call, FakeTelegram
 from tests.pg_support import throwaway_cluster, unavailable
 from tests.replicas import replicas, ship, stop
 
-DOUBLE_QUESTIONS = [
-    "营口片区去年规模以上工业总产值是多少？",
-    "易办电能为企业节约多少办事时间？",
-    "负面清单以外的外商投资项目怎么管理？",
-    "营口片区的常住人口有多少？",  # refused: no 📄, votes only
-]
 NEW_FACT = "第一条 营口片区对新设立的跨境电商企业给予每家三十万元的一次性开办补贴。"
 NEW_QUESTION = "营口片区给新设立的跨境电商企业多少开办补贴？"
 NEW_ANSWER = "三十万元"

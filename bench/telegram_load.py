@@ -34,7 +34,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 
-from bench.common import DEV_FILES, ROOT, load_dev_questions, percentile, print_table
+from bench.common import (
+    DEV_FILES,
+    DOUBLE_QUESTIONS,
+    ROOT,
+    load_dev_questions,
+    percentile,
+    print_table,
+)
 from bot.config import (
     Settings,
     TelegramSettings,
@@ -47,12 +54,6 @@ from bot.telegram import app as telegram_app
 from bot.telegram.state import Engine
 from tests.fake_telegram import Call, FakeTelegram
 
-DOUBLE_QUESTIONS = [
-    "营口片区去年规模以上工业总产值是多少？",
-    "易办电能为企业节约多少办事时间？",
-    "负面清单以外的外商投资项目怎么管理？",
-    "营口片区的常住人口有多少？",  # refused
-]
 START_TIMEOUT = 900.0  # seconds for the bot process to (re)build the index and load it
 ANSWER_TIMEOUT = 120.0  # seconds one answer may take before the question counts as lost
 GRACE = 1.0  # seconds to wait after the last answer for duplicates
